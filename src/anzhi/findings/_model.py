@@ -124,6 +124,10 @@ class Finding(BaseModel):
             object.__setattr__(self, "fingerprint", fp)
         return self
 
+    def __hash__(self) -> int:
+        # Equal findings have equal fingerprints, so this agrees with field-wise equality (evidence is a dict).
+        return hash((type(self), self.fingerprint))
+
     @property
     def primary_taxonomy_id(self) -> str:
         """The taxonomy id that decides which risk the finding belongs to."""

@@ -319,10 +319,11 @@ def refresh_open_counts(session: Session, risk_ids: list[int]) -> None:
     """Recount open findings for the given risks."""
     if not risk_ids:
         return
-    counts: dict[int | None, int] = dict(session.execute(
-            select(FindingRecord.risk_id, func.count())
-            .where(FindingRecord.risk_id.in_(risk_ids), FindingRecord.status == FindingStatus.OPEN)
-            .group_by(FindingRecord.risk_id)
-        ))
+    rows = session.execute(
+        select(FindingRecord.risk_id, func.count())
+        .where(FindingRecord.risk_id.in_(risk_ids), FindingRecord.status == FindingStatus.OPEN)
+        .group_by(FindingRecord.risk_id)
+    )
+    counts: dict[int | None, int] = {risk_id: count for risk_id, count in rows}  # noqa: C416 - Result has keys()
     for risk_id in risk_ids:
         session.execute(update(Risk).where(Risk.id == risk_id).values(open_findings=counts.get(risk_id, 0)))
