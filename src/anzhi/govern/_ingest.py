@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from anzhi.errors import InputError
@@ -31,6 +31,18 @@ from anzhi.taxonomy import Taxonomy
 __all__ = ["IngestResult", "ingest_batch"]
 
 _CHUNK = 5000
+
+# Core statements over the table: executemany straight to the driver, without per-row ORM bookkeeping.
+_FINDINGS: Table = FindingRecord.__table__  # type: ignore[assignment]
+_RECUR = (
+    update(_FINDINGS)
+    .where(_FINDINGS.c.id == bindparam("row_id"))
+    .values({
+        name: bindparam(name)
+        for name in ("count", "last_seen_at", "last_run_id", "status", "resolved_run_id", "risk_id", "scope",
+                     "severity", "evidence")
+    })
+)
 
 
 @dataclass
@@ -201,7 +213,7 @@ def ingest_batch(
             continue
         updates.append(
             {
-                "id": previous.id,
+                "row_id": previous.id,
                 "count": previous.seen + occurrences[fingerprint],
                 "last_seen_at": now,
                 "last_run_id": run.id,
@@ -215,9 +227,9 @@ def ingest_batch(
         )
         recurred_risk_ids.add(risk.id)
     for start in range(0, len(new_rows), _CHUNK):
-        session.execute(insert(FindingRecord), new_rows[start : start + _CHUNK])
+        session.execute(_FINDINGS.insert(), new_rows[start : start + _CHUNK])
     for start in range(0, len(updates), _CHUNK):
-        session.execute(update(FindingRecord), updates[start : start + _CHUNK])
+        session.execute(_RECUR, updates[start : start + _CHUNK])
     result.new, result.recurring = len(new_rows), len(updates)
 
     # Open findings of this check and scope that this run did not reproduce are resolved by it.
