@@ -49,11 +49,15 @@ from anzhi.govern._loop import (
     transition_risk,
 )
 from anzhi.govern._register import Page, RiskFilter, list_check_runs, list_findings, list_risks, risk_history
+from anzhi.govern._report import REPORT_SCHEMA_VERSION, SystemReport
+from anzhi.govern._report_data import build_report
+from anzhi.govern._report_html import ReportLang, render_report_html
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "LEVEL_NAMES",
     "LEVEL_NAME_STATUS",
+    "REPORT_SCHEMA_VERSION",
     "SECTORS",
     "TOKEN_PREFIX",
     "AssessmentSummary",
@@ -63,7 +67,9 @@ __all__ = [
     "ControlSpec",
     "IngestResult",
     "Page",
+    "ReportLang",
     "RiskFilter",
+    "SystemReport",
     "SystemSpec",
     "SystemUpdate",
     "TransitionRequest",
@@ -72,6 +78,7 @@ __all__ = [
     "attest_item",
     "authenticate",
     "bootstrap_admin",
+    "build_report",
     "create_assessment",
     "create_control",
     "create_system",
@@ -95,6 +102,7 @@ __all__ = [
     "list_systems",
     "record_audit",
     "refresh_assessment",
+    "render_report_html",
     "require_role",
     "revoke_token",
     "risk_history",

@@ -180,6 +180,12 @@ def _decide_by_checks(
         evidence["reason_zh"] = f"最近一次检查仍有 {len(open_ids)} 个未解决的发现"
         evidence["reason_en"] = f"the latest check run left {len(open_ids)} finding(s) open"
         return ItemResult.DOES_NOT_MEET, evidence
+    if threshold is not None:
+        # The checks ran but none reported the metric the threshold judges: no evidence either way yet.
+        evidence["outcome"] = "metric_missing"
+        evidence["reason_zh"] = f"检查已运行，但未报告阈值所需的指标 {threshold.metric}"
+        evidence["reason_en"] = f"the checks ran but reported no {threshold.metric!r}, which the threshold judges"
+        return ItemResult.PENDING, evidence
     evidence["reason_zh"] = "最近一次检查未发现相关问题"
     evidence["reason_en"] = "the latest check run found no open problem for this requirement"
     return ItemResult.MEETS, evidence
@@ -204,6 +210,8 @@ def refresh_assessment(session: Session, assessment_id: int, *, taxonomy: Taxono
         if decided is None:
             continue
         result, evidence = decided
+        if result is ItemResult.PENDING and item.source == "attestation":
+            continue  # missing evidence does not undo a person's judgement
         if item.result is not result or item.source != "check" or item.evidence != evidence:
             item.result, item.source, item.evidence, item.updated_at = result, "check", evidence, now
             changed += 1
