@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ class Workspace:
     settings: Settings
     store: Store
     taxonomy: Taxonomy
+    _schema_checked: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Workspace:
@@ -35,12 +36,16 @@ class Workspace:
     def initialise(self) -> str | None:
         """Create or migrate the schema; on a fresh workspace create the first admin and return its token."""
         self.store.migrate()
+        self._schema_checked = True
         with self.store.session() as session:
             return bootstrap_admin(session)
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
-        """A transaction on the store (checks the schema is current first)."""
+        """A transaction on the store; the first call checks the schema is this version's."""
+        if not self._schema_checked:
+            self.store.ensure_current()
+            self._schema_checked = True
         with self.store.session(write=write) as session:
             yield session
 
