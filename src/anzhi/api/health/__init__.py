@@ -1,0 +1,5 @@
+"""The health check."""
+
+from anzhi.api.health.router import router
+
+__all__ = ["router"]
