@@ -134,3 +134,13 @@ def test_sarif_without_taxonomy_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(_sarif([{"message": {"text": "m"}}])), encoding="utf-8")
     with pytest.raises(FindingsFormatError, match="no ruleId"):
         load_findings_file(path, default_taxonomy_id="owasp-llm.LLM01")
+
+
+def test_sarif_runs_of_one_tool_merge_into_one_batch(tmp_path: Path) -> None:
+    document = _sarif([{"ruleId": "A", "message": {"text": "a"}}])
+    second = _sarif([{"ruleId": "B", "message": {"text": "b"}}])["runs"]
+    document["runs"] = document["runs"] + second  # type: ignore[operator]
+    path = tmp_path / "two.sarif"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    batches = load_findings_file(path, default_taxonomy_id="owasp-llm.LLM01")
+    assert len(batches) == 1 and sorted(f.rule_id for f in batches[0].findings) == ["A", "B"]

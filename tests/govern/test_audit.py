@@ -71,3 +71,13 @@ def test_rehashed_forgery_still_breaks_the_head(workspace: Workspace) -> None:
         connection.execute(text("UPDATE audit_event SET hash = :h WHERE seq = 2"), {"h": "f" * 64})
     problems = _verify(workspace)
     assert (2, "tampered") in problems and (3, "relinked") in problems
+
+
+def test_verify_keeps_the_callers_objects_attached(workspace: Workspace) -> None:
+    _fill(workspace)
+    with workspace.session(write=False) as session:
+        from anzhi.store import System
+
+        system = session.execute(select(System)).scalar_one()
+        assert verify_audit_chain(session).ok
+        assert system in session

@@ -8,6 +8,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from anzhi import __version__
@@ -79,7 +80,13 @@ def create_app(workspace: Workspace, *, max_import_bytes: int = DEFAULT_MAX_IMPO
         api.include_router(domain.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.add_api_route("/", _to_docs, methods=["GET"], include_in_schema=False, operation_id="root_redirect")
     return app
+
+
+def _to_docs() -> RedirectResponse:
+    # Until the web console is mounted at "/", the front door is the API documentation.
+    return RedirectResponse("/docs")
 
 
 def _log_config() -> dict[str, Any]:

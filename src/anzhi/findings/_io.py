@@ -151,7 +151,10 @@ def _sarif_tags(result: Mapping[str, Any], rule: Mapping[str, Any]) -> list[str]
 def parse_sarif(
     document: Mapping[str, Any], *, check_id: str | None = None, default_taxonomy_id: str | None = None
 ) -> list[FindingBatch]:
-    """Turn a SARIF 2.1.0 log into batches, one per run.
+    """Turn a SARIF 2.1.0 log into batches, one per check id.
+
+    Runs that map to the same check id (one tool run per language, say) are merged into one batch: a batch is a
+    complete answer for its check, so splitting them would resolve one run's findings by the other.
 
     Taxonomy ids come from ``properties["anzhi-taxonomy"]`` on the result or its rule; results without one get
     ``default_taxonomy_id``, and without that the import is refused (a finding must map to a risk).
@@ -159,7 +162,7 @@ def parse_sarif(
     runs = document.get("runs")
     if not isinstance(runs, list):
         raise FindingsFormatError("SARIF 'runs' must be a list")
-    batches = []
+    merged: dict[str, tuple[CheckRunInfo, list[Finding]]] = {}
     for run_index, run in enumerate(runs):
         if not isinstance(run, dict):
             raise FindingsFormatError(f"runs[{run_index}] is not an object")
@@ -213,5 +216,8 @@ def parse_sarif(
         info = CheckRunInfo(
             check_id=run_check_id, tool=tool_name, tool_version=str(driver.get("version") or ""), scope="sarif import"
         )
-        batches.append(FindingBatch(run=info, findings=tuple(findings)))
-    return batches
+        if run_check_id in merged:
+            merged[run_check_id][1].extend(findings)
+        else:
+            merged[run_check_id] = (info, findings)
+    return [FindingBatch(run=info, findings=tuple(found)) for info, found in merged.values()]

@@ -147,7 +147,8 @@ def verify_audit_chain(session: Session, *, batch_size: int = 5000) -> AuditVeri
                 )
             prev_hash = event.hash
             expected_seq = max(expected_seq, event.seq) + 1
-        session.expunge_all()
+        for event in rows:  # keep memory flat on long chains without detaching the caller's objects
+            session.expunge(event)
     head = session.get(AuditHead, _HEAD_ID)
     last_seq = expected_seq - 1
     if head is None and result.checked:

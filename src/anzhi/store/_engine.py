@@ -55,6 +55,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._head: str | None = None
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(engine.execution_options(anzhi_write=True), expire_on_commit=False)
 
@@ -90,8 +91,10 @@ class Store:
             ) from exc
 
     def head_revision(self) -> str | None:
-        """The newest migration shipped with this version."""
-        return ScriptDirectory.from_config(_alembic_config(self.engine)).get_current_head()
+        """The newest migration shipped with this version (read from the migration scripts once)."""
+        if self._head is None:
+            self._head = ScriptDirectory.from_config(_alembic_config(self.engine)).get_current_head()
+        return self._head
 
     def current_revision(self) -> str | None:
         """The migration the database is at (None for an empty database)."""
