@@ -243,3 +243,17 @@ def test_unknown_taxonomy_id_rejects_whole_batch(workspace: Workspace) -> None:
 def test_unknown_system_is_not_found(workspace: Workspace) -> None:
     with pytest.raises(NotFoundError, match="system 7"):
         _ingest(workspace, 7, batch(finding()))
+
+
+def test_a_clean_run_that_started_before_the_treatment_does_not_verify_after_a_dirty_one(workspace: Workspace) -> None:
+    """Regression: a reproducing run after the treatment, then a clean run started before it, is no verification."""
+    ws = workspace
+    system_id = _system(ws)
+    risk_id = _ingest(ws, system_id, batch(finding())).risks_created[0]  # type: ignore[attr-defined]
+    _move(ws, risk_id, S.ASSESSED, likelihood=3, impact=3)
+    _move(ws, risk_id, S.TREATING, treatment=Treatment.MITIGATE, owner="bob")
+    _move(ws, risk_id, S.VERIFYING)
+    _ingest(ws, system_id, batch(finding(), started=later()))
+    result = _ingest(ws, system_id, batch(started=datetime.now(UTC) - timedelta(minutes=5)))
+    assert not result.risks_verified  # type: ignore[attr-defined]
+    assert _status(ws, risk_id) is S.VERIFYING

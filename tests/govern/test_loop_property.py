@@ -64,7 +64,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=steps)
 def test_no_sequence_closes_without_clean_verification(workspace: Workspace, script: list[Move | Run | Step]) -> None:
     ws = workspace

@@ -129,6 +129,36 @@ def _ensure_risks(
     return existing
 
 
+_STORED_COLUMNS = (
+    FindingRecord.id,
+    FindingRecord.fingerprint,
+    FindingRecord.count.label("seen"),
+    FindingRecord.status,
+    FindingRecord.risk_id,
+    FindingRecord.scope,
+)
+
+
+def _stored_findings(
+    session: Session, system_id: int, check_id: str, scope: str, fingerprints: list[str]
+) -> dict[str, Any]:
+    """Stored findings this run speaks for: all of its check and scope, plus any of its fingerprints elsewhere.
+
+    Reading only these keeps a run's cost proportional to its scope, not to everything the system ever had.
+    """
+    base = (FindingRecord.system_id == system_id, FindingRecord.check_id == check_id)
+    stored = {
+        row.fingerprint: row
+        for row in session.execute(select(*_STORED_COLUMNS).where(*base, FindingRecord.scope == scope))
+    }
+    for start in range(0, len(fingerprints), _CHUNK):
+        chunk = [fp for fp in fingerprints[start : start + _CHUNK] if fp not in stored]
+        if chunk:
+            statement = select(*_STORED_COLUMNS).where(*base, FindingRecord.fingerprint.in_(chunk))
+            stored.update((row.fingerprint, row) for row in session.execute(statement))
+    return stored
+
+
 def ingest_batch(
     session: Session, system_id: int, batch: FindingBatch, *, taxonomy: Taxonomy, actor: str
 ) -> IngestResult:
@@ -165,19 +195,7 @@ def ingest_batch(
         by_taxonomy[finding.primary_taxonomy_id].append(finding)
     risks = _ensure_risks(session, system.id, taxonomy, by_taxonomy, actor, result)
 
-    stored = {
-        row.fingerprint: row
-        for row in session.execute(
-            select(
-                FindingRecord.id,
-                FindingRecord.fingerprint,
-                FindingRecord.count.label("seen"),
-                FindingRecord.status,
-                FindingRecord.risk_id,
-                FindingRecord.scope,
-            ).where(FindingRecord.system_id == system.id, FindingRecord.check_id == info.check_id)
-        )
-    }
+    stored = _stored_findings(session, system.id, info.check_id, info.scope, list(unique))
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     recurred_risk_ids: set[int] = set()

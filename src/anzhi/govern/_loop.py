@@ -243,37 +243,40 @@ def reopen_risk(
 def try_verify_risk(session: Session, risk: Risk, run_id: int, *, actor: str) -> bool:
     """Record a verification when the risk's checks all ran again after the treatment and none reproduced.
 
-    Precisely: no finding of the risk is open, and for every (check, scope) its findings came from, a completed
-    run of that check over that scope started at or after the treatment started. Called after a check run is
-    ingested; a risk in ``verifying`` moves on to ``monitoring`` when it passes.
+    Precisely: no finding of the risk is open, and for every (check, scope) its findings came from, the latest
+    completed run of that check over that scope started at or after the treatment started and reproduced none of
+    the risk's findings. Called after a check run is ingested; a risk in ``verifying`` moves on to ``monitoring``
+    when it passes.
     """
     started = risk.treatment_started_at
     if risk.status not in (S.TREATING, S.VERIFYING) or started is None:
         return False
-    sources = session.execute(
-        select(FindingRecord.check_id, FindingRecord.scope, FindingRecord.status)
-        .where(FindingRecord.risk_id == risk.id)
-        .distinct()
+    findings = session.execute(
+        select(FindingRecord.check_id, FindingRecord.scope, FindingRecord.status, FindingRecord.last_run_id).where(
+            FindingRecord.risk_id == risk.id
+        )
     ).all()
-    if not sources or any(status is FindingStatus.OPEN for _, _, status in sources):
+    if not findings or any(status is FindingStatus.OPEN for _, _, status, _ in findings):
         return False
+    seen_in: dict[tuple[str, str], set[int | None]] = {}
+    for check_id, scope, _, last_run_id in findings:
+        seen_in.setdefault((check_id, scope), set()).add(last_run_id)
     verifying_runs: list[int] = []
-    for check_id, scope in sorted({(check_id, scope) for check_id, scope, _ in sources}):
-        later_run = session.execute(
-            select(CheckRun.id)
+    for (check_id, scope), reproduced_by in sorted(seen_in.items()):
+        latest = session.execute(
+            select(CheckRun.id, CheckRun.started_at)
             .where(
                 CheckRun.system_id == risk.system_id,
                 CheckRun.check_id == check_id,
                 CheckRun.scope == scope,
                 CheckRun.status == "completed",
-                CheckRun.started_at >= started,
             )
             .order_by(CheckRun.id.desc())
             .limit(1)
-        ).scalar_one_or_none()
-        if later_run is None:
+        ).first()
+        if latest is None or latest.started_at < started or latest.id in reproduced_by:
             return False
-        verifying_runs.append(later_run)
+        verifying_runs.append(latest.id)
     previous = risk.status
     risk.verified_run_id, risk.verified_at = run_id, utcnow()
     if risk.status is S.VERIFYING:
