@@ -4,8 +4,9 @@ One request is one transaction. :func:`get_session` opens it (read-only for ``GE
 is not taken), commits it when the route returns and rolls it back when anything raises, *before* the response is
 sent: a client that sees a 2xx knows the change is stored, and a failed request leaves the database as it was.
 
-Authentication runs in the same transaction. In a read-only one the token's last-use stamp is written after the
-response, in a transaction of its own: a read never upgrades to a write (on SQLite that upgrade fails while another
+Authentication runs in the same transaction. A write stamps the token's last use there (``authenticate``); a read only
+identifies the token (``identify_token``) and, when the stamp is a minute old, writes it after the response in a short
+transaction of its own (``touch_token``): a read never upgrades to a write (on SQLite that upgrade fails while another
 request writes). Routes declare the role they need with one of :data:`Viewer`, :data:`Assessor` or :data:`Admin`
 (or ``require(role)``); ``tests/api/test_contract.py`` checks that every route asks for a token.
 """
@@ -19,13 +20,12 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from anzhi.errors import AuthError, StoreUnavailableError
-from anzhi.govern import authenticate, require_role
-from anzhi.store import ApiToken, Role, User
+from anzhi.govern import authenticate, identify_token, require_role, token_needs_touch, touch_token
+from anzhi.store import Role, User, utcnow
 from anzhi.taxonomy import Taxonomy
 from anzhi.workspace import Workspace
 
@@ -86,7 +86,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 def _stamp_last_use(workspace: Workspace, token_id: int, at: datetime) -> None:
     try:
         with workspace.session() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+            touch_token(session, token_id, at)
     except (OperationalError, StoreUnavailableError) as exc:
         logger.info("last use of API token %s not recorded (%s); the next request records it", token_id, exc)
 
@@ -104,14 +104,11 @@ def get_current_user(
     secret = credentials.credentials if credentials is not None else None
     if request.method not in _READ_METHODS:
         return authenticate(session, secret)
-    with session.no_autoflush:
-        user = authenticate(session, secret)
-    for token in [obj for obj in session.dirty if isinstance(obj, ApiToken)]:
-        stamped = token.last_used_at
-        session.expire(token, ["last_used_at"])  # keep the read transaction read-only
-        if stamped is not None:
-            tasks.add_task(_stamp_last_use, workspace, token.id, stamped)
-    return user
+    token = identify_token(session, secret)
+    now = utcnow()
+    if token_needs_touch(token, now):
+        tasks.add_task(_stamp_last_use, workspace, token.id, now)
+    return token.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

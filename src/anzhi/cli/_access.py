@@ -6,31 +6,19 @@ from typing import Annotated
 
 import typer
 from rich.text import Text
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from anzhi.cli._common import add_row, emit_json, make_table, open_workspace, out, say, settings
 from anzhi.cli._views import token_view, user_view
-from anzhi.errors import InputError, NotFoundError
-from anzhi.govern import create_user, issue_token, revoke_token
-from anzhi.store import ApiToken, Role, User
+from anzhi.errors import InputError
+from anzhi.govern import create_user, find_user, issue_token, list_tokens, list_users, revoke_token
+from anzhi.store import Role
 
-__all__ = ["find_user", "token_app", "user_app"]
+__all__ = ["token_app", "user_app"]
 
 user_app = typer.Typer(help="API users and roles / 用户与角色", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (shown once, stored hashed) / 访问令牌", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON / 以JSON输出")]
-
-
-def find_user(session: Session, key: str) -> User:
-    """A user by name, or by id when ``key`` is digits and no user has that name."""
-    user = session.execute(select(User).where(User.name == key)).scalar_one_or_none()
-    if user is None and key.isdigit():
-        user = session.get(User, int(key))
-    if user is None:
-        raise NotFoundError("user", key)
-    return user
 
 
 def _show_secret(secret: str, user: str) -> None:
@@ -71,7 +59,7 @@ def _user_add(
 def _user_list(json_output: JsonFlag = False) -> None:
     """List users / 列出用户."""
     with open_workspace() as workspace, workspace.session(write=False) as session:
-        users = [user_view(u) for u in session.execute(select(User).order_by(User.id)).scalars()]
+        users = [user_view(u) for u in sorted(list_users(session), key=lambda u: u.id)]
     if json_output:
         emit_json(users)
         return
@@ -107,10 +95,8 @@ def _token_list(
 ) -> None:
     """List API tokens (prefixes only, never secrets) / 列出令牌."""
     with open_workspace() as workspace, workspace.session(write=False) as session:
-        statement = select(ApiToken).order_by(ApiToken.id)
-        if user is not None:
-            statement = statement.where(ApiToken.user_id == find_user(session, user).id)
-        tokens = [token_view(t) for t in session.execute(statement).scalars()]
+        owner_id = find_user(session, user).id if user is not None else None
+        tokens = [token_view(t) for t in list_tokens(session, owner_id)]
     if json_output:
         emit_json(tokens)
         return

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.text import Text
-from sqlalchemy.orm import Session
 
 from anzhi.cli._common import add_row, emit_json, make_table, open_workspace, out, say, settings
 from anzhi.cli._views import assessment_item_view, assessment_view
@@ -19,8 +18,9 @@ from anzhi.govern import (
     list_assessments,
     refresh_assessment,
     summarize_assessment,
+    system_names,
 )
-from anzhi.store import Assessment, ItemResult, System
+from anzhi.store import Assessment, ItemResult
 from anzhi.taxonomy import Taxonomy
 
 __all__ = ["app"]
@@ -78,9 +78,8 @@ def _print_items(view: dict[str, Any]) -> None:
     out().print(table)
 
 
-def _system_name(session: Session, system_id: int) -> str:
-    system = session.get(System, system_id)
-    return system.name if system is not None else str(system_id)
+def _system_name(names: dict[int, str], system_id: int) -> str:
+    return names.get(system_id, str(system_id))
 
 
 @app.command("run")
@@ -113,9 +112,10 @@ def _list(
     with open_workspace() as workspace, workspace.session(write=False) as session:
         system_id = find_system(session, system).id if system is not None else None
         views = []
+        names = system_names(session)
         for assessment in list_assessments(session, system_id):
             view = assessment_view(assessment, items=False)
-            view["system"] = _system_name(session, assessment.system_id)
+            view["system"] = _system_name(names, assessment.system_id)
             view["summary"] = summarize_assessment(assessment).as_dict()
             views.append(view)
     if json_output:
@@ -136,7 +136,7 @@ def _show(assessment_id: AssessmentId, json_output: JsonFlag = False) -> None:
     """Show an assessment: summary and every item / 查看评估详情."""
     with open_workspace() as workspace, workspace.session(write=False) as session:
         assessment = get_assessment(session, assessment_id)
-        view = _view(assessment, workspace.taxonomy, _system_name(session, assessment.system_id))
+        view = _view(assessment, workspace.taxonomy, _system_name(system_names(session), assessment.system_id))
     if json_output:
         emit_json(view)
         return
@@ -150,7 +150,7 @@ def _refresh(assessment_id: AssessmentId, json_output: JsonFlag = False) -> None
     actor = settings().actor_name
     with open_workspace() as workspace, workspace.session() as session:
         assessment = refresh_assessment(session, assessment_id, taxonomy=workspace.taxonomy, actor=actor)
-        view = _view(assessment, workspace.taxonomy, _system_name(session, assessment.system_id))
+        view = _view(assessment, workspace.taxonomy, _system_name(system_names(session), assessment.system_id))
     if json_output:
         emit_json(view)
         return

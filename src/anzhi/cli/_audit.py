@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from anzhi.cli._common import add_row, emit_json, iso, make_table, open_workspace, out, say
 from anzhi.errors import AuditChainError
-from anzhi.govern import verify_audit_chain
-from anzhi.store import AuditEvent
+from anzhi.govern import list_audit_events, verify_audit_chain
 
 __all__ = ["app"]
 
@@ -51,14 +49,12 @@ def _log(
     json_output: JsonFlag = False,
 ) -> None:
     """Show the newest audit events / 查看最近的审计事件."""
-    statement = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-    if entity_type:
-        statement = statement.where(AuditEvent.entity_type == entity_type)
     with open_workspace() as workspace, workspace.session(write=False) as session:
+        page = list_audit_events(session, entity_type=entity_type or None, limit=limit)
         events: list[dict[str, Any]] = [
             {"seq": e.seq, "at": iso(e.at), "actor": e.actor, "action": e.action, "entity_type": e.entity_type,
              "entity_id": e.entity_id, "data": e.data, "hash": e.hash}
-            for e in session.execute(statement).scalars()
+            for e in page.items
         ]
     if json_output:
         emit_json(events)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.text import Text
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anzhi.cli._common import (
@@ -34,9 +33,10 @@ from anzhi.govern import (
     list_findings,
     list_risks,
     risk_history,
+    system_names,
     transition_risk,
 )
-from anzhi.store import RiskLevel, RiskStatus, System, Treatment
+from anzhi.store import RiskLevel, RiskStatus, Treatment
 
 __all__ = ["app"]
 
@@ -45,10 +45,6 @@ app = typer.Typer(help="The risk register and its closed loop / 风险台账与�
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON / 以JSON输出")]
 RiskId = Annotated[int, typer.Argument(help="Risk id / 风险编号")]
 _SHOWN_FINDINGS = 20
-
-
-def _system_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(System.id, System.name)).all())
 
 
 @app.command("list")
@@ -68,7 +64,7 @@ def _list(
         where = RiskFilter(system_id=system_id, status=status, level=level, taxonomy_prefix=taxonomy,
                            open_only=open_only)
         page = list_risks(session, where, limit=limit, offset=offset)
-        names = _system_names(session)
+        names = system_names(session)
         items = [risk_view(r, names.get(r.system_id)) for r in page.items]
     if json_output:
         emit_json({"items": items, "total": page.total, "limit": page.limit, "offset": page.offset})
@@ -90,7 +86,7 @@ def _show(risk_id: RiskId, json_output: JsonFlag = False) -> None:
     """Show a risk: details, allowed next statuses, findings and history / 查看风险详情."""
     with open_workspace() as workspace, workspace.session(write=False) as session:
         risk = get_risk(session, risk_id)
-        view = risk_view(risk, _system_names(session).get(risk.system_id))
+        view = risk_view(risk, system_names(session).get(risk.system_id))
         view["allowed_next"] = sorted(s.value for s in allowed_targets(risk.status))
         findings = list_findings(session, risk_id=risk.id, limit=_SHOWN_FINDINGS)
         view["findings"] = [finding_view(f) for f in findings.items]

@@ -8,14 +8,22 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from anzhi.cli._common import add_row, emit_json, make_table, open_workspace, out, say, settings, validation_message
 from anzhi.cli._views import asset_view, system_view
 from anzhi.errors import InputError
-from anzhi.govern import SECTORS, AssetSpec, SystemSpec, add_asset, create_system, find_system, list_systems
-from anzhi.store import Asset, AssetKind, Risk, RiskLevel, RiskStatus
+from anzhi.govern import (
+    SECTORS,
+    AssetSpec,
+    SystemCounts,
+    SystemSpec,
+    add_asset,
+    create_system,
+    find_system,
+    list_systems,
+    system_counts,
+)
+from anzhi.store import AssetKind, RiskLevel, RiskStatus
 
 __all__ = ["app"]
 
@@ -26,7 +34,6 @@ app.add_typer(asset_app, name="asset")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON / 以JSON输出")]
 SystemArg = Annotated[str, typer.Argument(help="System name or id / 系统名称或编号")]
-_OPEN = [s for s in RiskStatus if s not in (RiskStatus.CLOSED, RiskStatus.ACCEPTED)]
 
 
 @app.command("add")
@@ -65,13 +72,11 @@ def _list(json_output: JsonFlag = False) -> None:
     """List AI systems / 列出AI系统."""
     with open_workspace() as workspace, workspace.session(write=False) as session:
         systems = [system_view(s) for s in list_systems(session)]
-        assets = dict(session.execute(select(Asset.system_id, func.count()).group_by(Asset.system_id)).all())
-        open_risks = dict(session.execute(
-            select(Risk.system_id, func.count()).where(Risk.status.in_(_OPEN)).group_by(Risk.system_id)
-        ).all())
+        counts = system_counts(session)
     for view in systems:
-        view["asset_count"] = assets.get(view["id"], 0)
-        view["open_risk_count"] = open_risks.get(view["id"], 0)
+        of_system = counts.get(view["id"], SystemCounts())
+        view["asset_count"] = of_system.assets
+        view["open_risk_count"] = of_system.open_risks
     if json_output:
         emit_json(systems)
         return
@@ -85,15 +90,12 @@ def _list(json_output: JsonFlag = False) -> None:
     out().print(table)
 
 
-def _risk_counts(session: Session, system_id: int) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    rows = session.execute(
-        select(Risk.level, Risk.status, func.count()).where(Risk.system_id == system_id)
-        .group_by(Risk.level, Risk.status)
-    )
-    for level, status, count in rows:
-        counts.setdefault(level.value, {})[status.value] = count
-    return counts
+def _risk_matrix(counts: SystemCounts) -> dict[str, dict[str, int]]:
+    """Risk counts as ``{level: {status: count}}``, only the non-zero ones."""
+    matrix: dict[str, dict[str, int]] = {}
+    for (level, status), count in counts.risks.items():
+        matrix.setdefault(level.value, {})[status.value] = count
+    return matrix
 
 
 @app.command("show")
@@ -103,7 +105,7 @@ def _show(system: SystemArg, json_output: JsonFlag = False) -> None:
         found = find_system(session, system)
         view: dict[str, Any] = system_view(found)
         view["assets"] = [asset_view(a) for a in found.assets]
-        view["risk_counts"] = _risk_counts(session, found.id)
+        view["risk_counts"] = _risk_matrix(system_counts(session, found.id).get(found.id, SystemCounts()))
     if json_output:
         emit_json(view)
         return

@@ -10,10 +10,17 @@ from anzhi.govern._access import (
     authenticate,
     bootstrap_admin,
     create_user,
+    find_user,
+    get_user,
     hash_token,
+    identify_token,
     issue_token,
+    list_tokens,
+    list_users,
     require_role,
     revoke_token,
+    token_needs_touch,
+    touch_token,
 )
 from anzhi.govern._assessment import (
     AssessmentSummary,
@@ -25,6 +32,7 @@ from anzhi.govern._assessment import (
     summarize_assessment,
 )
 from anzhi.govern._audit import AuditProblem, AuditVerification, record_audit, verify_audit_chain
+from anzhi.govern._audit_log import list_audit_events
 from anzhi.govern._controls import ControlSpec, create_control, find_control, list_controls
 from anzhi.govern._grading import LEVEL_NAME_STATUS, LEVEL_NAMES, grade, level_rank, suggest_likelihood_impact
 from anzhi.govern._ingest import IngestResult, ingest_batch
@@ -38,6 +46,7 @@ from anzhi.govern._inventory import (
     find_system,
     get_system,
     list_systems,
+    system_names,
     update_system,
 )
 from anzhi.govern._loop import (
@@ -48,7 +57,17 @@ from anzhi.govern._loop import (
     get_risk,
     transition_risk,
 )
-from anzhi.govern._register import Page, RiskFilter, list_check_runs, list_findings, list_risks, risk_history
+from anzhi.govern._register import (
+    Page,
+    RiskFilter,
+    SystemCounts,
+    count_findings,
+    list_check_runs,
+    list_findings,
+    list_risks,
+    risk_history,
+    system_counts,
+)
 from anzhi.govern._report import REPORT_SCHEMA_VERSION, SystemReport
 from anzhi.govern._report_data import build_report
 from anzhi.govern._report_html import ReportLang, render_report_html
@@ -69,6 +88,7 @@ __all__ = [
     "Page",
     "ReportLang",
     "RiskFilter",
+    "SystemCounts",
     "SystemReport",
     "SystemSpec",
     "SystemUpdate",
@@ -79,6 +99,7 @@ __all__ = [
     "authenticate",
     "bootstrap_admin",
     "build_report",
+    "count_findings",
     "create_assessment",
     "create_control",
     "create_system",
@@ -86,20 +107,26 @@ __all__ = [
     "expire_acceptances",
     "find_control",
     "find_system",
+    "find_user",
     "get_assessment",
     "get_risk",
     "get_system",
+    "get_user",
     "grade",
     "hash_token",
+    "identify_token",
     "ingest_batch",
     "issue_token",
     "level_rank",
     "list_assessments",
+    "list_audit_events",
     "list_check_runs",
     "list_controls",
     "list_findings",
     "list_risks",
     "list_systems",
+    "list_tokens",
+    "list_users",
     "record_audit",
     "refresh_assessment",
     "render_report_html",
@@ -108,6 +135,10 @@ __all__ = [
     "risk_history",
     "suggest_likelihood_impact",
     "summarize_assessment",
+    "system_counts",
+    "system_names",
+    "token_needs_touch",
+    "touch_token",
     "transition_risk",
     "update_system",
     "verify_audit_chain",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from anzhi.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError
@@ -19,10 +19,17 @@ __all__ = [
     "authenticate",
     "bootstrap_admin",
     "create_user",
+    "find_user",
+    "get_user",
     "hash_token",
+    "identify_token",
     "issue_token",
+    "list_tokens",
+    "list_users",
     "require_role",
     "revoke_token",
+    "token_needs_touch",
+    "touch_token",
 ]
 
 TOKEN_PREFIX = "anz_"  # noqa: S105 - a public marker, not a secret
@@ -91,8 +98,8 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> ApiToken:
     return token
 
 
-def authenticate(session: Session, secret: str | None) -> User:
-    """The user a bearer token belongs to, or :class:`AuthError` saying what is wrong with it."""
+def identify_token(session: Session, secret: str | None) -> ApiToken:
+    """The live token a bearer secret names, or :class:`AuthError` saying what is wrong with it; writes nothing."""
     if not secret:
         raise AuthError("no API token: send 'Authorization: Bearer <token>' (anzhi init printed the first one)")
     if not secret.startswith(TOKEN_PREFIX):
@@ -105,10 +112,73 @@ def authenticate(session: Session, secret: str | None) -> User:
         raise AuthError("this API token was revoked; ask an admin for a new one")
     if token.user.disabled:
         raise AuthError(f"user {token.user.name!r} is disabled")
+    return token
+
+
+def token_needs_touch(token: ApiToken, now: datetime) -> bool:
+    """Whether a use at ``now`` should be stamped: last-use stamps are kept to one a minute per token."""
+    return token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY
+
+
+def touch_token(session: Session, token_id: int, at: datetime) -> None:
+    """Stamp a token's last use as ``at``, unless its stamp is already later than a minute before ``at``.
+
+    The one-a-minute rule of :func:`token_needs_touch` is part of the ``UPDATE`` itself, so stamps written
+    concurrently, or late, never move the time back.
+    """
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id,
+               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < at - _LAST_USED_GRANULARITY))
+        .values(last_used_at=at)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def authenticate(session: Session, secret: str | None) -> User:
+    """The user a bearer token belongs to, stamping the token's last use (at most once a minute).
+
+    Use it in a write transaction; a read-only caller uses :func:`identify_token` and stamps later with
+    :func:`touch_token` in a transaction of its own.
+    """
+    token = identify_token(session, secret)
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
-        token.last_used_at = now
+    if token_needs_touch(token, now):
+        touch_token(session, token.id, now)
     return token.user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """A user by id, or :class:`NotFoundError`."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    return user
+
+
+def find_user(session: Session, key: str | int) -> User:
+    """A user by name, or by id when ``key`` is an int, or digits that no user has as a name."""
+    if isinstance(key, int):
+        return get_user(session, key)
+    user = session.execute(select(User).where(User.name == key)).scalar_one_or_none()
+    if user is None and key.isdigit():
+        user = session.get(User, int(key))
+    if user is None:
+        raise NotFoundError("user", key)
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(session.execute(select(User).order_by(User.name)).scalars())
+
+
+def list_tokens(session: Session, user_id: int | None = None) -> list[ApiToken]:
+    """Tokens, oldest first, revoked ones included: every user's, or one user's."""
+    statement = select(ApiToken).order_by(ApiToken.id)
+    if user_id is not None:
+        statement = statement.where(ApiToken.user_id == user_id)
+    return list(session.execute(statement).scalars())
 
 
 def require_role(user: User, needed: Role) -> None:

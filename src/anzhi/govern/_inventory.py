@@ -23,6 +23,7 @@ __all__ = [
     "find_system",
     "get_system",
     "list_systems",
+    "system_names",
     "update_system",
 ]
 
@@ -119,6 +120,11 @@ def find_system(session: Session, key: str | int) -> System:
 def list_systems(session: Session) -> list[System]:
     """All systems by name."""
     return list(session.execute(select(System).order_by(System.name)).scalars())
+
+
+def system_names(session: Session) -> dict[int, str]:
+    """Every system's name, by id."""
+    return dict(session.execute(select(System.id, System.name)).all())
 
 
 def create_system(session: Session, spec: SystemSpec, *, actor: str) -> System:

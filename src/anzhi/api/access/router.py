@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from anzhi.api.access.schemas import TokenCreate, TokenIssued, TokenPublic, UserCreate, UserPublic
-from anzhi.api.access.service import get_user, list_tokens, list_users
 from anzhi.api.deps import Admin, SessionDep, Viewer
 from anzhi.api.errors import ERROR_RESPONSES, error_response
-from anzhi.govern import create_user, issue_token, revoke_token
+from anzhi.govern import create_user, get_user, issue_token, list_tokens, list_users, revoke_token
 
 __all__ = ["router"]
 

@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from anzhi.api.audit.schemas import AuditEventPage, AuditEventPublic, AuditProblemPublic, AuditVerificationPublic
-from anzhi.api.audit.service import list_audit_events
 from anzhi.api.deps import SessionDep, Viewer
 from anzhi.api.errors import ERROR_RESPONSES
 from anzhi.api.schemas import MAX_PAGE
-from anzhi.govern import verify_audit_chain
+from anzhi.govern import list_audit_events, verify_audit_chain
 
 __all__ = ["router"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anzhi.api.controls.schemas import ControlPublic
@@ -13,8 +12,16 @@ from anzhi.api.deps import Assessor, SessionDep, Viewer
 from anzhi.api.errors import ERROR_RESPONSES, error_response
 from anzhi.api.risks.schemas import RiskDetail, RiskEventPublic, RiskPage, RiskPublic, TransitionCreate
 from anzhi.api.schemas import MAX_PAGE
-from anzhi.govern import RiskFilter, allowed_targets, get_risk, list_risks, risk_history, transition_risk
-from anzhi.store import FindingRecord, Risk, RiskLevel, RiskStatus
+from anzhi.govern import (
+    RiskFilter,
+    allowed_targets,
+    count_findings,
+    get_risk,
+    list_risks,
+    risk_history,
+    transition_risk,
+)
+from anzhi.store import Risk, RiskLevel, RiskStatus
 
 __all__ = ["router"]
 
@@ -24,9 +31,7 @@ _NOT_FOUND = error_response(404, "no such risk")
 
 
 def _detail(session: Session, risk: Risk) -> RiskDetail:
-    findings_total = session.scalar(
-        select(func.count()).select_from(FindingRecord).where(FindingRecord.risk_id == risk.id)
-    ) or 0
+    findings_total = count_findings(session, risk_id=risk.id)
     return RiskDetail(
         **RiskPublic.model_validate(risk).model_dump(),
         controls=[ControlPublic.model_validate(control) for control in risk.controls],

@@ -1,18 +1,25 @@
-"""Reading the audit trail page by page (the govern layer writes and verifies it)."""
+"""Reading the audit trail page by page (:mod:`anzhi.govern._audit` writes and verifies it)."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anzhi.govern import Page
+from anzhi.govern._register import Page
 from anzhi.store import AuditEvent
 
 __all__ = ["list_audit_events"]
 
 
-def list_audit_events(session: Session, *, action: str | None = None, entity_type: str | None = None,
-                      entity_id: str | None = None, limit: int = 100, offset: int = 0) -> Page[AuditEvent]:
+def list_audit_events(
+    session: Session,
+    *,
+    action: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Page[AuditEvent]:
     """Audit events, newest first, optionally of one action or entity."""
     statement = select(AuditEvent)
     if action is not None:
