@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anzhi.govern._register import Page
+from anzhi.govern._register import Page, paginate, where_given
 from anzhi.store import AuditEvent
 
-__all__ = ["list_audit_events"]
+__all__ = ["MAX_AUDIT_PAGE", "list_audit_events"]
+
+#: The CLI lets an operator read up to this many events at once.
+MAX_AUDIT_PAGE = 1000
 
 
 def list_audit_events(
@@ -21,13 +24,8 @@ def list_audit_events(
     offset: int = 0,
 ) -> Page[AuditEvent]:
     """Audit events, newest first, optionally of one action or entity."""
-    statement = select(AuditEvent)
-    if action is not None:
-        statement = statement.where(AuditEvent.action == action)
-    if entity_type is not None:
-        statement = statement.where(AuditEvent.entity_type == entity_type)
-    if entity_id is not None:
-        statement = statement.where(AuditEvent.entity_id == entity_id)
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    items = list(session.execute(statement.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)).scalars())
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    statement = where_given(
+        select(AuditEvent),
+        {AuditEvent.action: action, AuditEvent.entity_type: entity_type, AuditEvent.entity_id: entity_id},
+    )
+    return paginate(session, statement.order_by(AuditEvent.seq.desc()), limit, offset, max_limit=MAX_AUDIT_PAGE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -63,8 +63,17 @@ class SystemCounts:
         return sum(n for (_, status), n in self.risks.items() if status not in _DONE_STATUSES)
 
 
-def _page(session: Session, statement: Select[T], limit: int, offset: int) -> Page[T]:
-    limit = max(1, min(limit, MAX_PAGE))
+def where_given(statement: Select[T], equals: Mapping[Any, object]) -> Select[T]:
+    """Add ``column == value`` for every value that is not None (the optional filters of a list)."""
+    for column, value in equals.items():
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
+
+
+def paginate(session: Session, statement: Select[T], limit: int, offset: int, *, max_limit: int = MAX_PAGE) -> Page[T]:
+    """One page of ``statement`` (limit clamped to 1..max_limit) and the total it matches."""
+    limit = max(1, min(limit, max_limit))
     offset = max(0, offset)
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     items = list(session.execute(statement.limit(limit).offset(offset)).scalars())
@@ -73,33 +82,28 @@ def _page(session: Session, statement: Select[T], limit: int, offset: int) -> Pa
 
 def list_risks(session: Session, where: RiskFilter, *, limit: int = 100, offset: int = 0) -> Page[Risk]:
     """Risks matching the filter, worst level first then newest."""
-    statement = select(Risk)
-    if where.system_id is not None:
-        statement = statement.where(Risk.system_id == where.system_id)
-    if where.status is not None:
-        statement = statement.where(Risk.status == where.status)
-    if where.level is not None:
-        statement = statement.where(Risk.level == where.level)
+    statement = where_given(
+        select(Risk), {Risk.system_id: where.system_id, Risk.status: where.status, Risk.level: where.level}
+    )
     if where.taxonomy_prefix:
         statement = statement.where(Risk.taxonomy_id.startswith(where.taxonomy_prefix, autoescape=True))
     if where.open_only:
         statement = statement.where(Risk.status.not_in([RiskStatus.CLOSED, RiskStatus.ACCEPTED]))
-    return _page(session, statement.order_by(Risk.id.desc()), limit, offset)
+    return paginate(session, statement.order_by(Risk.id.desc()), limit, offset)
 
 
 def _findings(
     system_id: int | None, risk_id: int | None, status: FindingStatus | None, check_id: str | None
 ) -> Select[FindingRecord]:
-    statement = select(FindingRecord)
-    if system_id is not None:
-        statement = statement.where(FindingRecord.system_id == system_id)
-    if risk_id is not None:
-        statement = statement.where(FindingRecord.risk_id == risk_id)
-    if status is not None:
-        statement = statement.where(FindingRecord.status == status)
-    if check_id is not None:
-        statement = statement.where(FindingRecord.check_id == check_id)
-    return statement
+    return where_given(
+        select(FindingRecord),
+        {
+            FindingRecord.system_id: system_id,
+            FindingRecord.risk_id: risk_id,
+            FindingRecord.status: status,
+            FindingRecord.check_id: check_id,
+        },
+    )
 
 
 def list_findings(
@@ -114,7 +118,7 @@ def list_findings(
 ) -> Page[FindingRecord]:
     """Findings, newest last-seen first."""
     statement = _findings(system_id, risk_id, status, check_id)
-    return _page(session, statement.order_by(FindingRecord.id.desc()), limit, offset)
+    return paginate(session, statement.order_by(FindingRecord.id.desc()), limit, offset)
 
 
 def count_findings(
@@ -134,12 +138,8 @@ def list_check_runs(
     session: Session, *, system_id: int | None = None, check_id: str | None = None, limit: int = 100, offset: int = 0
 ) -> Page[CheckRun]:
     """Check runs, newest first."""
-    statement = select(CheckRun)
-    if system_id is not None:
-        statement = statement.where(CheckRun.system_id == system_id)
-    if check_id is not None:
-        statement = statement.where(CheckRun.check_id == check_id)
-    return _page(session, statement.order_by(CheckRun.id.desc()), limit, offset)
+    statement = where_given(select(CheckRun), {CheckRun.system_id: system_id, CheckRun.check_id: check_id})
+    return paginate(session, statement.order_by(CheckRun.id.desc()), limit, offset)
 
 
 def risk_history(session: Session, risk_id: int) -> list[RiskEvent]:
