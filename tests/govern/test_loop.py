@@ -220,7 +220,7 @@ def test_treating_needs_owner_and_real_treatment(workspace: Workspace) -> None:
 def test_bad_grades_and_unknown_ids_are_refused(workspace: Workspace) -> None:
     system_id = _system(workspace)
     risk_id = _ingest(workspace, system_id, batch(finding())).risks_created[0]  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="likelihood must be an integer from 1 to 5"):
+    with pytest.raises(InputError, match="likelihood must be an integer from 1 to 5"):
         _move(workspace, risk_id, S.ASSESSED, likelihood=6, impact=1)
     with pytest.raises(InputError, match="both likelihood and impact"):
         _move(workspace, risk_id, S.ASSESSED, likelihood=3)

@@ -177,7 +177,10 @@ def transition_risk(session: Session, risk_id: int, request: TransitionRequest, 
     if request.likelihood is not None or request.impact is not None:
         if request.likelihood is None or request.impact is None:
             raise InputError("give both likelihood and impact")
-        grade(request.likelihood, request.impact)  # validates the range before anything changes
+        try:
+            grade(request.likelihood, request.impact)  # validates the range before anything changes
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
     controls: list[Control] = []
     if request.control_ids:
         controls = list(session.execute(select(Control).where(Control.id.in_(request.control_ids))).scalars())
