@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from anzhi.config import Settings, load_settings
-from anzhi.govern import bootstrap_admin
+from anzhi.govern import bootstrap_admin, expire_acceptances
 from anzhi.store import Store, open_store
 from anzhi.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
@@ -48,6 +48,11 @@ class Workspace:
             self._schema_checked = True
         with self.store.session(write=write) as session:
             yield session
+
+    def sweep(self) -> int:
+        """Apply what time alone changes: reopen risks whose acceptance has expired. Returns how many."""
+        with self.session() as session:
+            return expire_acceptances(session, actor="system")
 
     def close(self) -> None:
         """Release database connections."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from .helpers import OTHER_RISK_ID, Cli, finding
 
 
@@ -103,3 +106,16 @@ def test_risk_list_filters_and_paging(ready: Cli) -> None:
     assert "invalid" in ready("risk", "list", "--status", "done", expect=2).output.lower()
     table = ready("risk", "list").stdout
     assert "owasp-llm.LLM01" in table and "1–2 of 2" in table
+
+
+def test_expired_acceptance_reopens_when_the_register_is_read(ready: Cli) -> None:
+    path = ready.write_findings("f.json", [finding()])
+    ready("findings", "import", str(path), "--system", "demo")
+    ready("risk", "transition", "1", "assessed", "--likelihood", "1", "--impact", "1")
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    ready("risk", "transition", "1", "accepted", "--owner", "cro", "--accepted-until", soon)
+    time.sleep(1.2)
+    [risk] = ready.json("risk", "list")["items"]
+    assert risk["status"] == "identified"
+    history = [e["kind"] for e in ready.json("risk", "show", "1")["history"]]
+    assert history[-1] == "reopened"

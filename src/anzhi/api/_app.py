@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
@@ -15,6 +20,7 @@ from anzhi import __version__
 from anzhi.api import access, assessments, audit, controls, findings, health, reports, risks, systems, taxonomy
 from anzhi.api.errors import install_error_handlers
 from anzhi.api.findings.body import DEFAULT_MAX_IMPORT_BYTES
+from anzhi.errors import AnzhiError
 from anzhi.workspace import Workspace
 
 __all__ = ["API_PREFIX", "create_app", "serve"]
@@ -50,12 +56,41 @@ def _explicit_operation_id(route: APIRoute) -> str:
     raise RuntimeError(f"route {sorted(route.methods or ())} {route.path} has no operation_id; give it a stable one")
 
 
-def create_app(workspace: Workspace, *, max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES) -> FastAPI:
+def _sweeper(workspace: Workspace, every: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that applies time-driven changes (expired acceptances reopen) at start and every ``every`` s."""
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                reopened = await anyio.to_thread.run_sync(workspace.sweep)
+                if reopened:
+                    logger.info("reopened %d risk(s) whose acceptance expired", reopened)
+            except AnzhiError as exc:  # the database is away for now; try again next time
+                logger.warning("sweep skipped: %s", exc)
+            await asyncio.sleep(every)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+def create_app(
+    workspace: Workspace, *, max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES, sweep_seconds: float = 60.0
+) -> FastAPI:
     """The API over a workspace (its database must be migrated: ``anzhi init``).
 
     Args:
         workspace: settings, store and taxonomy the routes work on; the caller closes it.
         max_import_bytes: the largest findings document one import request may carry (413 above it).
+        sweep_seconds: how often the server reopens risks whose acceptance expired (while it runs).
 
     Returns:
         The FastAPI application; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
@@ -63,6 +98,7 @@ def create_app(workspace: Workspace, *, max_import_bytes: int = DEFAULT_MAX_IMPO
     if max_import_bytes < 1:
         raise ValueError(f"max_import_bytes must be positive, got {max_import_bytes}")
     app = FastAPI(
+        lifespan=_sweeper(workspace, sweep_seconds),
         title="anzhi 安治",
         version=__version__,
         description=_DESCRIPTION,

@@ -104,17 +104,21 @@ def settings() -> Settings:
 
 
 @contextmanager
-def open_workspace(*, check_schema: bool = True) -> Iterator[Workspace]:
+def open_workspace(*, check_schema: bool = True, sweep: bool = False) -> Iterator[Workspace]:
     """Open the configured workspace for one command and close it afterwards.
 
     Args:
         check_schema: refuse (with :class:`~anzhi.errors.StoreUnavailableError`) a database that cannot be
             reached or whose schema is not this version's; ``init`` and ``serve`` pass False and migrate.
+        sweep: first apply what time alone changes (risks whose acceptance expired reopen), so what the
+            command shows is current.
     """
     workspace = Workspace.open(settings())
     try:
         if check_schema:
             workspace.store.ensure_current()
+        if sweep:
+            workspace.sweep()
         yield workspace
     finally:
         workspace.close()

@@ -63,7 +63,7 @@ def report(
 
     By default it is written to $ANZHI_HOME/reports/SYSTEM-DATE.html (or .json) and the path is printed.
     """
-    with open_workspace() as workspace, workspace.session(write=False) as session:
+    with open_workspace(sweep=True) as workspace, workspace.session(write=False) as session:
         chain = verify_audit_chain(session) if audit else None  # first: it clears the session's identity map
         target = find_system(session, system)
         system_name = target.name

@@ -59,7 +59,7 @@ def _list(
     json_output: JsonFlag = False,
 ) -> None:
     """List risks, newest first / 列出风险."""
-    with open_workspace() as workspace, workspace.session(write=False) as session:
+    with open_workspace(sweep=True) as workspace, workspace.session(write=False) as session:
         system_id = find_system(session, system).id if system is not None else None
         where = RiskFilter(system_id=system_id, status=status, level=level, taxonomy_prefix=taxonomy,
                            open_only=open_only)
@@ -84,7 +84,7 @@ def _list(
 @app.command("show")
 def _show(risk_id: RiskId, json_output: JsonFlag = False) -> None:
     """Show a risk: details, allowed next statuses, findings and history / 查看风险详情."""
-    with open_workspace() as workspace, workspace.session(write=False) as session:
+    with open_workspace(sweep=True) as workspace, workspace.session(write=False) as session:
         risk = get_risk(session, risk_id)
         view = risk_view(risk, system_names(session).get(risk.system_id))
         view["allowed_next"] = sorted(s.value for s in allowed_targets(risk.status))
@@ -162,7 +162,7 @@ def _transition(
         accepted_until=parse_datetime(accepted_until, "--accepted-until"),
     )
     actor = settings().actor_name
-    with open_workspace() as workspace, workspace.session() as session:
+    with open_workspace(sweep=True) as workspace, workspace.session() as session:
         previous = get_risk(session, risk_id).status
         request = replace(request, control_ids=_control_ids(session, control or []))
         risk = transition_risk(session, risk_id, request, actor=actor)

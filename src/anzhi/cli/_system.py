@@ -101,7 +101,7 @@ def _risk_matrix(counts: SystemCounts) -> dict[str, dict[str, int]]:
 @app.command("show")
 def _show(system: SystemArg, json_output: JsonFlag = False) -> None:
     """Show a system: profile, assets, risk counts by level and status / 查看系统详情."""
-    with open_workspace() as workspace, workspace.session(write=False) as session:
+    with open_workspace(sweep=True) as workspace, workspace.session(write=False) as session:
         found = find_system(session, system)
         view: dict[str, Any] = system_view(found)
         view["assets"] = [asset_view(a) for a in found.assets]
