@@ -147,7 +147,7 @@ def test_owasp_and_atlas_and_nist600_counts(tax: Taxonomy) -> None:
     assert len(tactics) == COUNTS["atlas_tactics"]
     assert {t.id for t in tactics} == {f"atlas.AML.TA{n:04d}" for n in range(16)}
     techniques = {i.id for i in tax.items("atlas") if i.extra["type"] == "technique"}
-    assert techniques == {f"atlas.AML.T{n:04d}" for n in (51, 54, 56, 57, 70)}
+    assert techniques == {f"atlas.AML.T{n:04d}" for n in (10, 11, 51, 54, 56, 57, 70)}
     assert "2026" in (tax.risk("owasp-llm.LLM07").note or "")
 
 
