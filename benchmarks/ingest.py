@@ -80,9 +80,9 @@ def baseline(batches: list[FindingBatch], folder: Path) -> float:
     return elapsed
 
 
-def anzhi_ingest(batches: list[FindingBatch], folder: Path) -> tuple[float, list[float], float]:
+def anzhi_ingest(batches: list[FindingBatch], url: str) -> tuple[float, list[float], float]:
     taxonomy = default_taxonomy()
-    store = open_store(f"sqlite:///{folder / 'anzhi.db'}")
+    store = open_store(url)
     store.migrate()
     with store.session() as session:
         system_id = create_system(session, SystemSpec(name="bench"), actor="bench").id
@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--db-url", default=None,
+                        help="ingest into this database instead of a fresh SQLite file (e.g. a scratch PostgreSQL "
+                             "database); results are then written as ingest-<dialect>.json/.md")
     args = parser.parse_args()
     taxonomy_ids = sorted(i for i in default_taxonomy().risks if i.startswith(("gbt45654.A", "owasp-llm.LLM")))
     batches = make_batches(args.findings, args.batches, taxonomy_ids)
@@ -116,9 +119,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         base = baseline(batches, folder)
-        first, per_batch, again = anzhi_ingest(batches, folder)
+        url = args.db_url or f"sqlite:///{folder / 'anzhi.db'}"
+        first, per_batch, again = anzhi_ingest(batches, url)
     per_batch_ms = sorted(t * 1000 for t in per_batch)
+    dialect = (args.db_url or "sqlite").split(":", 1)[0].split("+", 1)[0]
     result = {
+        "database": dialect,
         "findings": n,
         "batches": len(batches),
         "baseline_sqlite3_executemany_s": round(base, 3),
@@ -133,15 +139,16 @@ def main() -> None:
         "target_findings_per_s": 5000,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    stem = "ingest" if dialect == "sqlite" else f"ingest-{dialect}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = (
         "| path | findings | seconds | findings/s | vs baseline |\n|---|---|---|---|---|\n"
         f"| sqlite3 executemany (baseline) | {n} | {base:.2f} | {n / base:,.0f} | 1.00× |\n"
-        f"| anzhi ingest, new findings | {n} | {first:.2f} | {n / first:,.0f} | {first / base:.2f}× |\n"
-        f"| anzhi ingest, all recurring | {n} | {again:.2f} | {n / again:,.0f} | {again / base:.2f}× |\n"
+        f"| anzhi ingest ({dialect}), new findings | {n} | {first:.2f} | {n / first:,.0f} | {first / base:.2f}× |\n"
+        f"| anzhi ingest ({dialect}), all recurring | {n} | {again:.2f} | {n / again:,.0f} | {again / base:.2f}× |\n"
         f"\nPer batch of {n // len(batches):,}: p50 {result['batch_ms_p50']} ms, p99 {result['batch_ms_p99']} ms.\n"
     )
-    (args.out / "ingest.md").write_text(table)
+    (args.out / f"{stem}.md").write_text(table)
     print(table)
 
 
