@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from typer.core import TyperGroup
 
 from anzhi import __version__
-from anzhi.cli import _access, _assess, _audit, _control, _findings, _report, _risk, _setup, _system, _taxonomy
+from anzhi.cli import _access, _assess, _audit, _control, _findings, _report, _risk, _scan, _setup, _system, _taxonomy
 from anzhi.cli._common import EXIT_INPUT, EXIT_PROBLEMS, EXIT_STORE, err_console, say
 from anzhi.errors import AnzhiError, AuditChainError, StoreUnavailableError
 
@@ -96,6 +96,7 @@ app.command("init", rich_help_panel=_PANEL_SETUP)(_setup.init)
 app.command("serve", rich_help_panel=_PANEL_SETUP)(_setup.serve)
 app.add_typer(_system.app, name="system", rich_help_panel=_PANEL_GOVERN)
 app.add_typer(_findings.app, name="findings", rich_help_panel=_PANEL_GOVERN)
+app.add_typer(_scan.app, name="scan", rich_help_panel="Checks / 检测")
 app.add_typer(_risk.app, name="risk", rich_help_panel=_PANEL_GOVERN)
 app.add_typer(_control.app, name="control", rich_help_panel=_PANEL_GOVERN)
 app.add_typer(_assess.app, name="assess", rich_help_panel=_PANEL_GOVERN)
