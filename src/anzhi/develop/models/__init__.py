@@ -26,6 +26,7 @@ from anzhi.develop.models import (  # noqa: F401
     _pickle_formats,
     _safetensors,
     _savedmodel,
+    _sevenzip,
 )
 from anzhi.develop.models._detect import detect_format
 from anzhi.develop.models._findings import CHECK_ID, is_finding, nothing_read, rule_help_uri, skipped, to_findings

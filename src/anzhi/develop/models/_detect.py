@@ -20,6 +20,7 @@ from anzhi.develop.models._pickle_formats import looks_like_joblib, looks_like_p
 from anzhi.develop.models._result import ModelFormat
 from anzhi.develop.models._safetensors import looks_like_safetensors
 from anzhi.develop.models._savedmodel import looks_like_savedmodel_pb
+from anzhi.develop.models._sevenzip import looks_like_7z
 from anzhi.develop.models._source import ScanLimits, Source
 
 __all__ = ["CONTAINER_FORMATS", "HEAD_BYTES", "NPY_MAGIC", "detect_format", "zip_format"]
@@ -113,6 +114,8 @@ def detect_format(source: Source) -> ModelFormat:
         return ModelFormat.SAFETENSORS
     if _is_tar(source, head):
         return ModelFormat.TAR
+    if looks_like_7z(head):
+        return ModelFormat.SEVEN_ZIP
     for check, fmt in (
         (looks_like_torch_legacy, ModelFormat.PYTORCH_LEGACY),
         (looks_like_joblib, ModelFormat.JOBLIB),

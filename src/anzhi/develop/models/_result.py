@@ -50,6 +50,7 @@ class ModelFormat(StrEnum):
     SAFETENSORS = "safetensors"
     ZIP = "zip"
     TAR = "tar"
+    SEVEN_ZIP = "7z"
     DIRECTORY = "directory"
     UNKNOWN = "unknown"
 
