@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import importlib
+import sys
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.text import Text
-from sqlalchemy.exc import InterfaceError, OperationalError
 from typer.core import TyperGroup
 
 from anzhi import __version__
-from anzhi.cli import _access, _assess, _audit, _control, _findings, _report, _risk, _scan, _setup, _system, _taxonomy
 from anzhi.cli._common import EXIT_INPUT, EXIT_PROBLEMS, EXIT_STORE, err_console, say
 from anzhi.errors import AnzhiError, AuditChainError, StoreUnavailableError
 
@@ -42,16 +42,87 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+_PANEL_SETUP = "Workspace / 工作区"
+_PANEL_GOVERN = "Governance / 治理"
+_PANEL_CHECKS = "Checks / 检测"
+_PANEL_DATA = "Standards / 标准"
+_PANEL_ADMIN = "Administration / 管理"
+
+
+class _Entry(NamedTuple):
+    """Where a subcommand lives: module, attribute (a Typer app or a command function) and help panel."""
+
+    module: str
+    attribute: str
+    panel: str
+
+
+#: Subcommands in the order ``--help`` lists them. Each module is imported only when its command is used (or
+#: help lists them all), so ``anzhi scan model`` does not pay for the database layer it never touches.
+_COMMANDS: dict[str, _Entry] = {
+    "init": _Entry("_setup", "init", _PANEL_SETUP),
+    "serve": _Entry("_setup", "serve", _PANEL_SETUP),
+    "system": _Entry("_system", "app", _PANEL_GOVERN),
+    "findings": _Entry("_findings", "app", _PANEL_GOVERN),
+    "risk": _Entry("_risk", "app", _PANEL_GOVERN),
+    "control": _Entry("_control", "app", _PANEL_GOVERN),
+    "assess": _Entry("_assess", "app", _PANEL_GOVERN),
+    "report": _Entry("_report", "report", _PANEL_GOVERN),
+    "scan": _Entry("_scan", "app", _PANEL_CHECKS),
+    "aibom": _Entry("_aibom", "aibom", _PANEL_CHECKS),
+    "taxonomy": _Entry("_taxonomy", "taxonomy_app", _PANEL_DATA),
+    "catalog": _Entry("_taxonomy", "catalog_app", _PANEL_DATA),
+    "audit": _Entry("_audit", "app", _PANEL_ADMIN),
+    "user": _Entry("_access", "user_app", _PANEL_ADMIN),
+    "token": _Entry("_access", "token_app", _PANEL_ADMIN),
+}
+
+
+def _load(name: str) -> Any:  # a Click command (Typer vendors its own Click, so it is typed loosely)
+    entry = _COMMANDS[name]
+    target = getattr(importlib.import_module(f"anzhi.cli.{entry.module}"), entry.attribute)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)
+    else:
+        holder = typer.Typer(rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+        holder.command(name)(target)
+        command = typer.main.get_command(holder)
+    command.name = name
+    command.rich_help_panel = entry.panel
+    return command
+
+
+def _database_failure(exc: Exception) -> str | None:
+    """The reason, if ``exc`` is SQLAlchemy's "the database went away" (checked without importing SQLAlchemy)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return None
+    orig = getattr(exc, "orig", None)
+    return str(orig).strip().splitlines()[0] if orig is not None else type(exc).__name__
+
+
 class _AnzhiGroup(TyperGroup):
-    """The root group: every subcommand runs inside its ``invoke``, so expected errors are caught here once."""
+    """The root group: loads subcommands on demand; every one runs inside ``invoke``, where expected errors end."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _COMMANDS:
+            command = _load(cmd_name)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AnzhiError as exc:
             raise _fail(str(exc), exit_code_for(exc)) from None
-        except (OperationalError, InterfaceError) as exc:  # the database went away mid-command
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        except Exception as exc:
+            reason = _database_failure(exc)
+            if reason is None:
+                raise
             raise _fail(f"database error: {reason}; check ANZHI_DB_URL and that the server runs", EXIT_STORE) from None
 
 
@@ -85,27 +156,6 @@ def _root(
     ] = False,
 ) -> None:
     """安治 anzhi command line."""
-
-
-_PANEL_SETUP = "Workspace / 工作区"
-_PANEL_GOVERN = "Governance / 治理"
-_PANEL_DATA = "Standards / 标准"
-_PANEL_ADMIN = "Administration / 管理"
-
-app.command("init", rich_help_panel=_PANEL_SETUP)(_setup.init)
-app.command("serve", rich_help_panel=_PANEL_SETUP)(_setup.serve)
-app.add_typer(_system.app, name="system", rich_help_panel=_PANEL_GOVERN)
-app.add_typer(_findings.app, name="findings", rich_help_panel=_PANEL_GOVERN)
-app.add_typer(_scan.app, name="scan", rich_help_panel="Checks / 检测")
-app.add_typer(_risk.app, name="risk", rich_help_panel=_PANEL_GOVERN)
-app.add_typer(_control.app, name="control", rich_help_panel=_PANEL_GOVERN)
-app.add_typer(_assess.app, name="assess", rich_help_panel=_PANEL_GOVERN)
-app.command("report", rich_help_panel=_PANEL_GOVERN)(_report.report)
-app.add_typer(_taxonomy.taxonomy_app, name="taxonomy", rich_help_panel=_PANEL_DATA)
-app.add_typer(_taxonomy.catalog_app, name="catalog", rich_help_panel=_PANEL_DATA)
-app.add_typer(_audit.app, name="audit", rich_help_panel=_PANEL_ADMIN)
-app.add_typer(_access.user_app, name="user", rich_help_panel=_PANEL_ADMIN)
-app.add_typer(_access.token_app, name="token", rich_help_panel=_PANEL_ADMIN)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -14,8 +15,9 @@ from rich.text import Text
 
 from anzhi.config import Settings, load_settings
 from anzhi.errors import ConfigurationError, InputError
-from anzhi.store import RiskLevel
-from anzhi.workspace import Workspace
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only for commands that open the workspace
+    from anzhi.workspace import Workspace
 
 __all__ = [
     "EXIT_INPUT",
@@ -45,11 +47,11 @@ EXIT_INPUT = 2  # bad input or configuration: nothing was changed
 EXIT_STORE = 3  # the database cannot be reached or its schema is not current
 
 LEVEL_STYLE: dict[str, str] = {
-    RiskLevel.LOW.value: "green",
-    RiskLevel.MEDIUM.value: "yellow",
-    RiskLevel.HIGH.value: "dark_orange",
-    RiskLevel.VERY_HIGH.value: "red",
-    RiskLevel.EXTREME.value: "bold red",
+    "low": "green",  # keys are anzhi.store.RiskLevel values
+    "medium": "yellow",
+    "high": "dark_orange",
+    "very_high": "red",
+    "extreme": "bold red",
 }
 
 
@@ -113,6 +115,8 @@ def open_workspace(*, check_schema: bool = True, sweep: bool = False) -> Iterato
         sweep: first apply what time alone changes (risks whose acceptance expired reopen), so what the
             command shows is current.
     """
+    from anzhi.workspace import Workspace
+
     workspace = Workspace.open(settings())
     try:
         if check_schema:

@@ -19,7 +19,6 @@ from rich.text import Text
 from anzhi.cli._common import EXIT_PROBLEMS, open_workspace, say, settings
 from anzhi.errors import InputError
 from anzhi.findings import Severity
-from anzhi.govern import find_system, ingest_batch
 
 if TYPE_CHECKING:  # the scanner (and its numpy/h5py imports) loads only when a scan runs
     from anzhi.develop.models import ScanLimits, ScanReport
@@ -125,6 +124,8 @@ def model(
         raise InputError("--system is only used with --store; add --store to send the findings")
     limits = ScanLimits() if max_depth is None else dataclasses.replace(ScanLimits(), max_depth=max_depth)
     if store:
+        from anzhi.govern import find_system, ingest_batch  # only --store needs the platform (and its database)
+
         # The system is checked first (an unknown one fails before the scan), and no database connection stays
         # open while the scan forks its worker processes.
         with open_workspace() as workspace, workspace.session(write=False) as session:

@@ -37,11 +37,22 @@ _FINDINGS: Table = FindingRecord.__table__  # type: ignore[assignment]
 _RECUR = (
     update(_FINDINGS)
     .where(_FINDINGS.c.id == bindparam("row_id"))
-    .values({
-        name: bindparam(name)
-        for name in ("count", "last_seen_at", "last_run_id", "status", "resolved_run_id", "risk_id", "scope",
-                     "severity", "evidence")
-    })
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "count",
+                "last_seen_at",
+                "last_run_id",
+                "status",
+                "resolved_run_id",
+                "risk_id",
+                "scope",
+                "severity",
+                "evidence",
+            )
+        }
+    )
 )
 
 
@@ -251,11 +262,16 @@ def ingest_batch(
     result.new, result.recurring = len(new_rows), len(updates)
 
     # Open findings of this check and scope that this run did not reproduce are resolved by it.
-    vanished = [
-        row
-        for fp, row in stored.items()
-        if fp not in unique and row.status is FindingStatus.OPEN and row.scope == info.scope
-    ]
+    # A run that failed is not a complete answer: it reports what it saw but resolves nothing.
+    vanished = (
+        [
+            row
+            for fp, row in stored.items()
+            if fp not in unique and row.status is FindingStatus.OPEN and row.scope == info.scope
+        ]
+        if info.status == "completed"
+        else []
+    )
     gone = [row.id for row in vanished]
     affected_risks = {row.risk_id for row in vanished if row.risk_id is not None}
     for start in range(0, len(gone), _CHUNK):

@@ -20,9 +20,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import h5py
+from typing import TYPE_CHECKING, Any
 
 from anzhi.develop.models._keras import ConfigWalker, parse_config
 from anzhi.develop.models._registry import Analysis, ScanContext, analyzer
@@ -30,6 +28,9 @@ from anzhi.develop.models._result import ModelFormat, Verdict
 from anzhi.develop.models._rules import LIMIT_REACHED, MALFORMED, Rule, register_rules
 from anzhi.develop.models._source import FileSource, Source
 from anzhi.findings import Confidence, Severity
+
+if TYPE_CHECKING:  # h5py (and the numpy it loads) cost ~0.2 s at import: only HDF5 files pay it
+    import h5py
 
 __all__ = ["HDF5_EXTERNAL", "HDF5_EXTERNAL_ESCAPE", "HDF5_MAGIC", "analyze_hdf5", "looks_like_hdf5"]
 
@@ -78,6 +79,8 @@ def _escapes(path: str) -> bool:
 
 @contextmanager
 def _open(source: Source) -> Iterator[h5py.File]:
+    import h5py
+
     if isinstance(source, FileSource):
         handle = h5py.File(source.path, "r", locking=False)
         stream = None
@@ -111,6 +114,8 @@ def _model_config(f: h5py.File, ctx: ScanContext, out: Analysis) -> None:
         return
     # A fixed-length attribute's size is known before reading; a variable-length string lives in the file's
     # global heap, whose objects HDF5 reads only from within the file, so it is bounded by the file size.
+    import h5py
+
     size = h5py.h5a.open(f.id, b"model_config").get_storage_size()
     raw = b"" if size > ctx.limits.max_header_bytes else _text(f.attrs["model_config"])
     if size > ctx.limits.max_header_bytes or len(raw) > ctx.limits.max_header_bytes:
@@ -149,6 +154,8 @@ class _Tables:
                                             detail={"kind": how, "file": filename[:500], "path": inner[:200]}))
 
     def __call__(self, name: str, link: Any) -> bool | None:
+        import h5py
+
         self.links += 1
         if self.links > self.ctx.limits.max_metadata_items or (self.links % 1024 == 0 and self.ctx.out_of_time()):
             self.limited = True

@@ -7,8 +7,10 @@ says "bomb". Reading a member is bounded by ``max_member_bytes``.
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
@@ -140,7 +142,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ScanLim
     try:
         with archive.open(info) as member:
             data = member.read(limits.max_member_bytes + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, zlib.error, lzma.LZMAError) as exc:
         return MALFORMED.reason(f"member {info.filename!r} cannot be read: {exc}", location=f"member {info.filename}")
     if len(data) > limits.max_member_bytes:
         return ZIP_BOMB.reason(f"member {info.filename!r} expands past its declared size",
