@@ -190,8 +190,9 @@ class _Machine:
             "BINPERSID": lambda o, a: (self.stack.pop(), self.persistent()),
             "PERSID": lambda o, a: self.persistent(),
             "NEWOBJ_EX": lambda o, a: (self.stack.pop(), self.call_top(o, "NEWOBJ_EX")),
-            "FROZENSET": self.op_list, "ADDITEMS": self.op_appends, "APPEND": lambda o, a: self.add([self.pop()]),
-            "SETITEM": lambda o, a: self.add([self.pop_pair()]),
+            "FROZENSET": self.op_list, "ADDITEMS": self.op_appends,
+            "APPEND": lambda o, a: self.add([self.pop()], offset=o),
+            "SETITEM": lambda o, a: self.add([self.pop_pair()], offset=o),
             "GET": self.op_get, "BINGET": self.op_get, "LONG_BINGET": self.op_get,
             "PUT": self.op_put, "BINPUT": self.op_put, "LONG_BINPUT": self.op_put,
             "EXT1": self.op_ext, "EXT2": self.op_ext, "EXT4": self.op_ext,
@@ -231,7 +232,7 @@ class _Machine:
         del self.stack[-n:]
         self.stack.append(items)
 
-    def add(self, values: list[Any], extra: int = 0) -> None:
+    def add(self, values: list[Any], extra: int = 0, *, offset: int) -> None:
         """APPEND(S)/SETITEM(S)/ADDITEMS into the container on top (other objects: their methods run, unmodelled)."""
         target = self.stack[-1]
         if isinstance(target, _Value) and target.kind in ("dict", "list", "set"):
@@ -239,7 +240,7 @@ class _Machine:
         elif isinstance(target, GlobalUse):  # items added to a module-level object itself (sys.path, a registry)
             target.used = True
             self.reason(ATTRIBUTE_OVERWRITE.reason(
-                f"the pickle adds items to {target.qualname} itself", location=self.where.rstrip(", "),
+                f"the pickle adds items to {target.qualname} itself (offset {offset})", location=self.at(offset),
                 detail={"global": target.qualname}))
 
     def reason(self, reason: Reason) -> None:
@@ -431,11 +432,11 @@ class _Machine:
         self.push(items)
 
     def op_appends(self, offset: int, arg: Arg) -> None:
-        self.add(self.pop_mark())
+        self.add(self.pop_mark(), offset=offset)
 
     def op_setitems(self, offset: int, arg: Arg) -> None:
         items = self.pop_mark()
-        self.add(*_pairs(items))
+        self.add(*_pairs(items), offset=offset)
 
     def op_get(self, offset: int, arg: Arg) -> None:
         if arg not in self.memo:
