@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from anzhi.develop.models._pickle_ops import (
@@ -33,19 +32,26 @@ from anzhi.develop.models._pickle_policy import (
     TRAILING_DATA,
     UNKNOWN_GLOBAL,
     UNRESOLVED_GLOBAL,
-    Judgement,
     PicklePolicy,
     Role,
     Standing,
     decoded_preview,
     global_reason,
 )
+from anzhi.develop.models._pickle_values import (
+    CallValue,
+    FatalValue,
+    GlobalUse,
+    Opaque,
+    PickleReport,
+    describe,
+    pairs,
+)
 from anzhi.develop.models._result import Reason
 from anzhi.develop.models._rules import LIMIT_REACHED, MALFORMED
 
 __all__ = ["CallValue", "GlobalUse", "PickleReport", "analyse_pickle"]
 
-_CAP = 256  # container items kept per list/dict/set
 _MAX_UNKNOWN_REASONS = 50
 _JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 _RECONSTRUCTORS = {("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__")}
@@ -54,112 +60,6 @@ _PUSH_ARG = ("FLOAT", "INT", "BININT", "BININT1", "LONG", "BININT2", "STRING", "
              "BYTEARRAY8", "LONG1", "LONG4", "BINFLOAT")
 
 _PUSH_CODES = [OPCODE_NAMES.get(code) in _PUSH_ARG for code in range(256)]
-
-
-@dataclass(eq=False)
-class GlobalUse:
-    """A global the pickle imports, as it sits on the stack, and what was done with it.
-
-    One object per distinct ``module.name``: first offset, how it was reached (``via``), whether it was called or
-    otherwise used, its normalised name and role, and the policy's judgement.
-    """
-
-    module: str
-    name: str
-    offset: int
-    via: str
-    judgement: Judgement
-    norm: tuple[str, str]
-    role: Role | None = None
-    invoked: bool = False
-    used: bool = False
-    rebuilt: bool = False
-    count: int = 0
-    evidence: str = ""
-
-    @property
-    def qualname(self) -> str:
-        """``module.name`` (just the module for an ``__import__`` result)."""
-        return f"{self.module}.{self.name}" if self.name else self.module
-
-
-@dataclass(eq=False, slots=True)
-class CallValue:
-    """What ``func(*args)`` produced; ``state`` is what BUILD gave it; ``decoded`` marks text decoded at load time."""
-
-    func: Any
-    args: Any
-    offset: int
-    decoded: str | None = None
-    state: Any = None
-
-
-@dataclass(eq=False, slots=True)
-class _Value:
-    """A value the analysis does not follow further (``kind``), or a container with its first items."""
-
-    kind: str
-    items: list[Any] = field(default_factory=list)
-    more: int = 0
-
-    def add(self, values: list[Any], extra: int = 0) -> None:
-        room = max(0, _CAP - len(self.items))
-        self.items.extend(values[:room])
-        self.more += max(0, len(values) - room) + extra
-
-
-@dataclass
-class PickleReport:
-    """Everything the walk found: reasons, globals, calls, and facts for the AI-BOM."""
-
-    reasons: list[Reason] = field(default_factory=list)
-    uses: dict[tuple[str, str], GlobalUse] = field(default_factory=dict)
-    calls: list[tuple[str, int, str]] = field(default_factory=list)
-    protocol: int | None = None
-    pickles: int = 0
-    opcodes: int = 0
-    end: int = 0
-    tensors: int = 0
-    persistent_ids: int = 0
-    results: list[Any] = field(default_factory=list)
-    complete: bool = False
-    stop: str = ""  # why the walk ended early: "truncated", "malformed", "limit"; "" when it did not
-
-    def metadata(self, cap: int = 100) -> dict[str, Any]:
-        """Small JSON-able facts: protocol, pickles, opcodes, globals (capped), tensor count."""
-        names = sorted(use.qualname for use in self.uses.values())
-        out: dict[str, Any] = {"pickle_protocol": self.protocol, "pickles": self.pickles, "opcodes": self.opcodes,
-                               "globals": names[:cap]}
-        if len(names) > cap:
-            out["globals_total"] = len(names)
-        for key in ("tensors", "persistent_ids"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
-        if self.calls:
-            out["calls"] = sorted({name for name, _offset, _kind in self.calls})[:cap]
-        return out
-
-
-def _pairs(items: list[Any]) -> tuple[list[Any], int]:
-    """Key/value pairs of SETITEMS/DICT items: the first ones, and how many more there are."""
-    kept = [(items[i], items[i + 1]) for i in range(0, min(len(items) - 1, 2 * _CAP), 2)]
-    return kept, max(0, len(items) // 2 - len(kept))
-
-
-class _Fatal(Exception):
-    """The real unpickler would stop here (a bad value, not bad bytes)."""
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, GlobalUse):
-        return value.qualname
-    if isinstance(value, CallValue):
-        return f"{_describe(value.func)}(…)"
-    if isinstance(value, _Value):
-        return f"<{value.kind}>"
-    if isinstance(value, Blob):
-        return f"<{value.length:,}-byte {value.kind}>"
-    return repr(value)[:60]
 
 
 class _Machine:
@@ -181,8 +81,8 @@ class _Machine:
             **dict.fromkeys(_PUSH_ARG, lambda o, a: push(a)),
             "NONE": lambda o, a: push(None), "NEWTRUE": lambda o, a: push(True),
             "NEWFALSE": lambda o, a: push(False), "EMPTY_TUPLE": lambda o, a: push(()),
-            "EMPTY_DICT": lambda o, a: push(_Value("dict")), "EMPTY_LIST": lambda o, a: push(_Value("list")),
-            "EMPTY_SET": lambda o, a: push(_Value("set")), "FRAME": lambda o, a: None,
+            "EMPTY_DICT": lambda o, a: push(Opaque("dict")), "EMPTY_LIST": lambda o, a: push(Opaque("list")),
+            "EMPTY_SET": lambda o, a: push(Opaque("set")), "FRAME": lambda o, a: None,
             "DUP": lambda o, a: push(self.stack[-1]), "POP_MARK": lambda o, a: self.pop_mark(),
             "READONLY_BUFFER": lambda o, a: self.stack[-1], "TUPLE1": lambda o, a: self.tuple_n(1),
             "TUPLE2": lambda o, a: self.tuple_n(2), "TUPLE3": lambda o, a: self.tuple_n(3),
@@ -219,7 +119,7 @@ class _Machine:
     def pop_mark(self) -> list[Any]:
         """The items since the last MARK (popping the mark replaces ``self.stack``: read it after calling)."""
         if not self.metastack:
-            raise _Fatal("MARK expected but not found")
+            raise FatalValue("MARK expected but not found")
         items = self.stack
         self.stack = self.metastack.pop()
         return items
@@ -235,7 +135,7 @@ class _Machine:
     def add(self, values: list[Any], extra: int = 0, *, offset: int) -> None:
         """APPEND(S)/SETITEM(S)/ADDITEMS into the container on top (other objects: their methods run, unmodelled)."""
         target = self.stack[-1]
-        if isinstance(target, _Value) and target.kind in ("dict", "list", "set"):
+        if isinstance(target, Opaque) and target.kind in ("dict", "list", "set"):
             target.add(values, extra)
         elif isinstance(target, GlobalUse):  # items added to a module-level object itself (sys.path, a registry)
             target.used = True
@@ -346,7 +246,7 @@ class _Machine:
     def persistent(self) -> bool:
         """PERSID/BINPERSID: an object the loader supplies (PyTorch storages)."""
         self.report.persistent_ids += 1
-        self.push(_Value("persistent object"))
+        self.push(Opaque("persistent object"))
         return True
 
     def call_top(self, offset: int, kind: str) -> bool:
@@ -369,7 +269,7 @@ class _Machine:
     def op_obj(self, offset: int, arg: Arg) -> None:
         items = self.pop_mark()
         if not items:
-            raise _Fatal("OBJ without a class")
+            raise FatalValue("OBJ without a class")
         self.push(self.call(items[0], tuple(items[1:]), offset, "OBJ"))
 
     def op_global(self, offset: int, arg: Arg) -> None:
@@ -381,18 +281,18 @@ class _Machine:
         if isinstance(module, str) and isinstance(name, str):
             self.push(self.make_global(module, name, offset, "STACK_GLOBAL"))
             return
-        detail = {"module": _describe(module), "name": _describe(name)}
+        detail = {"module": describe(module), "name": describe(name)}
         if isinstance(module, (GlobalUse, CallValue)) or isinstance(name, (GlobalUse, CallValue)):
             self.reason(DYNAMIC_GLOBAL.reason(
                 f"STACK_GLOBAL at offset {offset} takes its name from a value computed while loading "
                 f"({detail['module']}, {detail['name']})", location=self.at(offset), detail=detail))
-        elif isinstance(module, (_Value, Blob)) or isinstance(name, (_Value, Blob)):
+        elif isinstance(module, (Opaque, Blob)) or isinstance(name, (Opaque, Blob)):
             self.reason(UNRESOLVED_GLOBAL.reason(
                 f"STACK_GLOBAL at offset {offset} names {detail['module']}.{detail['name']}",
                 location=self.at(offset), detail=detail))
         else:
-            raise _Fatal(f"STACK_GLOBAL needs two strings, got {detail['module']} and {detail['name']}")
-        self.push(_Value("opaque"))
+            raise FatalValue(f"STACK_GLOBAL needs two strings, got {detail['module']} and {detail['name']}")
+        self.push(Opaque("opaque"))
 
     def op_build(self, offset: int, arg: Arg) -> None:
         state = self.pop()
@@ -418,12 +318,12 @@ class _Machine:
 
     def op_dict(self, offset: int, arg: Arg) -> None:
         items = self.pop_mark()
-        box = _Value("dict")
-        box.add(*_pairs(items))
+        box = Opaque("dict")
+        box.add(*pairs(items))
         self.push(box)
 
     def op_list(self, offset: int, arg: Arg) -> None:
-        box = _Value("list")
+        box = Opaque("list")
         box.add(self.pop_mark())
         self.push(box)
 
@@ -436,41 +336,41 @@ class _Machine:
 
     def op_setitems(self, offset: int, arg: Arg) -> None:
         items = self.pop_mark()
-        self.add(*_pairs(items), offset=offset)
+        self.add(*pairs(items), offset=offset)
 
     def op_get(self, offset: int, arg: Arg) -> None:
         if arg not in self.memo:
-            raise _Fatal(f"memo entry {arg!r} read at offset {offset} was never stored")
+            raise FatalValue(f"memo entry {arg!r} read at offset {offset} was never stored")
         self.push(self.memo[arg])
 
     def op_put(self, offset: int, arg: Arg) -> None:
         if not isinstance(arg, int) or arg < 0:
-            raise _Fatal(f"bad memo index {arg!r}")
+            raise FatalValue(f"bad memo index {arg!r}")
         self.memo[arg] = self.stack[-1]
 
     def op_proto(self, offset: int, arg: Arg) -> None:
         if not isinstance(arg, int) or arg > MAX_PROTOCOL:
-            raise _Fatal(f"unsupported pickle protocol {arg!r}")
+            raise FatalValue(f"unsupported pickle protocol {arg!r}")
         if not self.shadow:
             self.report.protocol = max(self.report.protocol or 0, arg)
 
     def op_ext(self, offset: int, arg: Arg) -> None:
         self.reason(EXTENSION_CODE.reason(f"extension code {arg!r} at offset {offset} names a hidden global",
                                           location=self.at(offset), detail={"code": arg}))
-        self.push(_Value("opaque"))
+        self.push(Opaque("opaque"))
 
     def op_next_buffer(self, offset: int, arg: Arg) -> None:
         if not self.oob_seen:
             self.oob_seen = True
             self.reason(OUT_OF_BAND.reason(f"NEXT_BUFFER at offset {offset}", location=self.at(offset)))
-        self.push(_Value("opaque"))
+        self.push(Opaque("opaque"))
 
     # -- joblib ----------------------------------------------------------------------------------------------------
     def state_items(self, state: Any) -> list[tuple[Any, Any]]:
         """Key/value pairs of a BUILD state (a dict, or a (dict, slots) pair)."""
-        if isinstance(state, tuple) and state and isinstance(state[0], _Value):
+        if isinstance(state, tuple) and state and isinstance(state[0], Opaque):
             state = state[0]
-        return list(state.items) if isinstance(state, _Value) and state.kind == "dict" else []
+        return list(state.items) if isinstance(state, Opaque) and state.kind == "dict" else []
 
     def joblib_array(self, wrapper: CallValue, offset: int) -> None:
         """Step over the array joblib wrote right after this wrapper (joblib's unpickler reads it there)."""
@@ -495,7 +395,7 @@ class _Machine:
                 raise PickleStreamError(start, "data ends before a joblib array", truncated=True)
             padding = 1 + first[0]
         self.shadow_walk(start, start + padding + nbytes, plain_stack)
-        self.push(_Value("ndarray"))
+        self.push(Opaque("ndarray"))
 
     def shadow_walk(self, start: int, end: int, stacks: tuple[list[Any], list[list[Any]]]) -> None:
         """Read ``[start, end)`` as opcodes, as plain ``pickle.load`` would, then go on from ``end``.
@@ -530,11 +430,11 @@ class _Machine:
                     continue
                 handler = handlers[code]
                 if handler is None:  # pragma: no cover - every opcode in the table has a handler
-                    raise _Fatal(f"no handler for opcode {code:#04x}")
+                    raise FatalValue(f"no handler for opcode {code:#04x}")
                 try:
                     handler(offset, arg)
                 except IndexError:
-                    raise _Fatal(f"{OPCODE_NAMES[code]} at offset {offset} needs more values on the stack") \
+                    raise FatalValue(f"{OPCODE_NAMES[code]} at offset {offset} needs more values on the stack") \
                         from None
                 if max_pickles is not None and report.pickles >= max_pickles:
                     break
@@ -545,7 +445,7 @@ class _Machine:
             report.complete = not self.shadow
         except PickleStreamError as exc:
             self.stopped(exc.offset, exc.message, truncated=exc.truncated, limit=exc.limit)
-        except _Fatal as exc:
+        except FatalValue as exc:
             self.stopped(self.reader.pos, str(exc))
         finally:
             if not self.shadow:
