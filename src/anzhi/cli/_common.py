@@ -8,15 +8,16 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from anzhi.config import Settings, load_settings
 from anzhi.errors import ConfigurationError, InputError
 
-if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only for commands that open the workspace
+if TYPE_CHECKING:  # settings (pydantic-settings) and the store load only for commands that use them
+    from pydantic import ValidationError
+
+    from anzhi.config import Settings
     from anzhi.workspace import Workspace
 
 __all__ = [
@@ -99,6 +100,10 @@ def validation_message(error: ValidationError) -> str:
 
 def settings() -> Settings:
     """The settings from the environment now, with a bad ``ANZHI_*`` value reported as a configuration error."""
+    from pydantic import ValidationError
+
+    from anzhi.config import load_settings
+
     try:
         return load_settings()
     except ValidationError as exc:

@@ -111,10 +111,10 @@ def test_reversed_and_out_of_bounds_offsets_are_review_high() -> None:
     assert bounds.verdict == Verdict.REVIEW and bounds.severity == "high" and bounds.location == "tensor b"
 
 
-def test_overlap_is_review() -> None:
+def test_overlap_is_invalid() -> None:
     analysis = scan(build({"a": {"dtype": "U8", "shape": [8], "data_offsets": [0, 8]},
                            "b": {"dtype": "U8", "shape": [4], "data_offsets": [4, 8]}}, bytes(8)))
-    assert rules(analysis) == {"MODEL-475"} and verdict(analysis) == Verdict.REVIEW
+    assert rules(analysis) == {"MODEL-475"} and verdict(analysis) == Verdict.INVALID
 
 
 def test_gaps_and_trailing_bytes() -> None:

@@ -35,6 +35,7 @@ from anzhi.develop.models._zipread import (
     ZIP_LINK,
     ZIP_TRAVERSAL,
     ZipProblem,
+    is_bomb_member,
     member_problems,
     open_zip,
     read_member,
@@ -321,6 +322,8 @@ def _scan_zip_members(source: Source, raw: _RandomAccess, archive: zipfile.ZipFi
             if _climbs_out(entry.name):
                 analysis.reasons.append(ZIP_TRAVERSAL.reason(f"local header name {entry.name!r} escapes the archive",
                                                              location=f"member {info.filename}"))
+        if is_bomb_member(info, ctx.limits):
+            continue  # reported by member_problems; expanding it would only spend the time the bomb is built to
         data = _read_member(archive, info, ctx.limits)
         if isinstance(data, Reason):
             if data.rule_id in (ZIP_ENCRYPTED.id, MALFORMED.id):

@@ -28,6 +28,8 @@ from anzhi.develop.models._result import Reason, Verdict
 from anzhi.develop.models._rules import Rule, register_rules
 from anzhi.findings import Confidence, Severity
 
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 __all__ = [
     "ALL_ECOSYSTEMS",
     "CATEGORY_RULES",
@@ -348,7 +350,7 @@ class PicklePolicy:
 @cache
 def _policy_file() -> _PolicyFile:
     text = (Path(__file__).parent / "data" / "pickle_policy.yaml").read_text("utf-8")
-    raw: Any = yaml.safe_load(text)
+    raw: Any = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, the C one where libyaml exists
     return _PolicyFile.model_validate(raw)
 
 

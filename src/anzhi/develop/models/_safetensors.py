@@ -12,7 +12,7 @@ MODEL-472: unknown dtype — invalid.
 MODEL-473: dtype × shape ≠ the tensor's byte length — invalid.
 MODEL-474: offsets reversed or beyond the data area, not explained by truncation — review, high severity:
 loaders that trust offsets read out of bounds (CWE-125); the reference loader refuses the file.
-MODEL-475: tensors overlap (two names alias the same bytes) — review: writes through one change the other.
+MODEL-475: tensors overlap (two names alias the same bytes) — invalid (the format requires disjoint ranges).
 MODEL-476: bytes no tensor covers (holes or trailing data: room to hide a payload) — invalid.
 MODEL-477: data area shorter than the header declares (truncated download) — invalid.
 MODEL-478: duplicate tensor names or JSON keys — invalid (parsers disagree on which copy wins).
@@ -64,7 +64,7 @@ ST_BOUNDS = Rule(
     "The reference loader refuses the file, but loaders that map the file and trust offsets read memory out of "
     "bounds (a crash or an information leak). Do not load it with custom or older loaders.", cwe="CWE-125")
 ST_OVERLAP = Rule(
-    "MODEL-475", "safetensors tensors overlap", Severity.MEDIUM, Confidence.HIGH, Verdict.REVIEW,
+    "MODEL-475", "safetensors tensors overlap", Severity.MEDIUM, Confidence.HIGH, Verdict.INVALID,
     "Two tensors share bytes, so one name aliases another; in-place writes through one change the other and "
     "loaders that assume disjoint ranges misbehave. Writers never produce this; re-export the weights.",
     cwe="CWE-119")

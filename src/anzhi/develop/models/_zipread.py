@@ -25,6 +25,7 @@ __all__ = [
     "ZIP_LINK",
     "ZIP_TRAVERSAL",
     "ZipProblem",
+    "is_bomb_member",
     "member_problems",
     "open_zip",
     "read_member",
@@ -95,6 +96,15 @@ def _escapes(name: str) -> bool:
     return False
 
 
+def is_bomb_member(info: zipfile.ZipInfo, limits: ScanLimits) -> bool:
+    """A member whose declared expansion is far beyond what model files need (over 10 MB at a high ratio)."""
+    return (
+        info.compress_size > 0
+        and info.file_size > 10 * 1024 * 1024
+        and info.file_size / info.compress_size > limits.max_compression_ratio
+    )
+
+
 def member_problems(archive: zipfile.ZipFile, limits: ScanLimits) -> list[Reason]:
     """Every structural problem of the archive's member list (names, links, sizes, counts)."""
     reasons: list[Reason] = []
@@ -115,8 +125,7 @@ def member_problems(archive: zipfile.ZipFile, limits: ScanLimits) -> list[Reason
         if info.flag_bits & 0x1:
             reasons.append(ZIP_ENCRYPTED.reason(f"member {info.filename!r} is encrypted",
                                                 location=f"member {info.filename}"))
-        if info.compress_size > 0 and info.file_size / info.compress_size > limits.max_compression_ratio \
-                and info.file_size > 10 * 1024 * 1024:
+        if is_bomb_member(info, limits):
             ratio = info.file_size / info.compress_size
             reasons.append(ZIP_BOMB.reason(
                 f"member {info.filename!r} expands {ratio:,.0f}× to {info.file_size:,} bytes",
