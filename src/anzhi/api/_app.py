@@ -59,25 +59,27 @@ def _explicit_operation_id(route: APIRoute) -> str:
 def _sweeper(workspace: Workspace, every: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A lifespan that applies time-driven changes (expired acceptances reopen) at start and every ``every`` s."""
 
-    async def sweep_forever() -> None:
-        while True:
+    async def sweep_forever(stop: asyncio.Event) -> None:
+        while not stop.is_set():
             try:
                 reopened = await anyio.to_thread.run_sync(workspace.sweep)
                 if reopened:
                     logger.info("reopened %d risk(s) whose acceptance expired", reopened)
             except AnzhiError as exc:  # the database is away for now; try again next time
                 logger.warning("sweep skipped: %s", exc)
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(sweep_forever())
+        stop = asyncio.Event()
+        task = asyncio.create_task(sweep_forever(stop))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Let a sweep in progress finish (its database connection must go back before the engine closes).
+            stop.set()
+            await task
 
     return lifespan
 
