@@ -29,6 +29,7 @@ from anzhi.findings import Severity, parse_sarif
 from anzhi.taxonomy import default_taxonomy
 
 README = b"# model card\n"
+UNKNOWN = b"\x00\x01\x02 binary content of no model format"
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -44,7 +45,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScanReport:
     monkeypatch.chdir(tmp_path)
     root = Path("models")
     (root / "nested").mkdir(parents=True)
-    (root / "README.md").write_bytes(README)
+    (root / "unknown.bin").write_bytes(UNKNOWN)
     (root / "clean.zip").write_bytes(zip_bytes({"a.txt": README}))
     (root / "nested" / "slip.zip").write_bytes(zip_bytes({"../../etc/x": b"x", "inner.zip": zip_bytes(
         {"/abs": b"y"})}))
@@ -64,7 +65,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScanReport:
 
 def test_report_shape(report: ScanReport) -> None:
     verdicts = {Path(r.path).name: r.verdict for r in report.results}
-    assert verdicts == {"README.md": Verdict.INVALID, "broken.zip": Verdict.INVALID, "clean.zip": Verdict.CLEAN,
+    assert verdicts == {"unknown.bin": Verdict.INVALID, "broken.zip": Verdict.INVALID, "clean.zip": Verdict.CLEAN,
                         "link": Verdict.REVIEW, "locked.zip": Verdict.INVALID, "slip.zip": Verdict.DANGEROUS}
 
 
@@ -84,8 +85,8 @@ def test_json_output(report: ScanReport) -> None:
     inner = next(m for m in slip["members"] if m["path"].endswith("!inner.zip"))
     assert inner["reasons"][0]["rule_id"] == "MODEL-480"
     skipped = {Path(s["path"]).name: s for s in document["skipped"]}
-    assert set(skipped) == {"README.md", "locked.zip"}
-    assert skipped["locked.zip"]["error"] is True and skipped["README.md"]["error"] is False
+    assert set(skipped) == {"unknown.bin", "locked.zip"}
+    assert skipped["locked.zip"]["error"] is True and skipped["unknown.bin"]["error"] is False
     assert set(document["rules"]) >= {"MODEL-480", "MODEL-490", "MODEL-491", "MODEL-492", "MODEL-494"}
     assert document["rules"]["MODEL-480"]["cwe"] == "CWE-22"
 
@@ -159,7 +160,7 @@ def test_to_findings(report: ScanReport) -> None:
     by_rule: dict[str, list[Any]] = {}
     for finding in batch.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
-    assert set(by_rule) == {"MODEL-480", "MODEL-490", "MODEL-492", "MODEL-494"}  # no MODEL-491 (README)
+    assert set(by_rule) == {"MODEL-480", "MODEL-490", "MODEL-492", "MODEL-494"}  # no MODEL-491 (unknown.bin)
     inner, outer = sorted(by_rule["MODEL-480"], key=lambda f: f.location.record_id or "")
     assert outer.location.file == "models/nested/slip.zip"
     assert outer.location.record_id == "member ../../etc/x"

@@ -28,6 +28,7 @@ from anzhi.develop.models import (
 from anzhi.errors import InputError
 
 README = b"# model card\n"
+UNKNOWN = b"\x00\x01\x02 binary content of no model format"
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -50,7 +51,7 @@ def ids(result: FileResult) -> list[str]:
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "model"
     (root / "sub" / "deeper").mkdir(parents=True)
-    (root / "README.md").write_bytes(README)
+    (root / "unknown.bin").write_bytes(UNKNOWN)
     (root / "archive.pt").write_bytes(zip_bytes({"notes.txt": README}))
     (root / "sub" / "slip.zip").write_bytes(zip_bytes({"../../x": b"x"}))
     (root / "sub" / "deeper" / "empty.bin").write_bytes(b"")
@@ -62,9 +63,9 @@ def test_folder_scanned_recursively_sorted_with_a_result_per_file(tree: Path) ->
     paths = [r.path for r in report.results]
     assert paths == sorted(paths)
     assert [Path(p).relative_to(tree).as_posix() for p in paths] == [
-        "README.md", "archive.pt", "sub/deeper/empty.bin", "sub/slip.zip"]
+        "archive.pt", "sub/deeper/empty.bin", "sub/slip.zip", "unknown.bin"]
     results = by_name(report.results)
-    assert results["README.md"].format is ModelFormat.UNKNOWN and ids(results["README.md"]) == ["MODEL-491"]
+    assert results["unknown.bin"].format is ModelFormat.UNKNOWN and ids(results["unknown.bin"]) == ["MODEL-491"]
     assert results["empty.bin"].reasons[0].message == "empty file"
     assert results["archive.pt"].format is ModelFormat.ZIP and results["archive.pt"].verdict is Verdict.CLEAN
     assert results["slip.zip"].verdict is Verdict.DANGEROUS
@@ -76,7 +77,7 @@ def test_folder_scanned_recursively_sorted_with_a_result_per_file(tree: Path) ->
 
 
 def test_named_file_and_folder_together_deduplicated(tree: Path) -> None:
-    report = scan_paths([tree, tree / "README.md", str(tree / "README.md")], jobs=1)
+    report = scan_paths([tree, tree / "unknown.bin", str(tree / "unknown.bin")], jobs=1)
     assert len(report.results) == 4  # the named file is the folder's, spelt the same way: scanned once
 
 
@@ -297,3 +298,13 @@ def test_a_dead_worker_is_retried_in_process(tree: Path, monkeypatch: pytest.Mon
 
 def _die_in_worker(units: list[object], limits: ScanLimits) -> list[FileResult]:
     os._exit(3)
+
+
+def test_text_companions_of_a_model_are_clean_and_binary_junk_is_invalid(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\n---\n# 模型卡\n", encoding="utf-8")
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
+    (tmp_path / "weights.pt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")  # a picture named like a model
+    results = {Path(r.path).name: r for r in scan_paths([tmp_path], jobs=1).results}
+    assert results["README.md"].verdict is Verdict.CLEAN and results["README.md"].metadata["text"] is True
+    assert results["config.json"].verdict is Verdict.CLEAN
+    assert results["weights.pt"].verdict is Verdict.INVALID

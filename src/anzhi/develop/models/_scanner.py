@@ -97,6 +97,22 @@ def _member_scanner(limits: ScanLimits, deadline: float, depth: int) -> Callable
     return scan_member
 
 
+_TEXT_PROBE = 64 * 1024
+
+
+def _is_text(source: Source) -> bool:
+    """True when the start of the file is UTF-8 text without NUL bytes (a companion file, not a model)."""
+    head = source.read_at(0, _TEXT_PROBE)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the probe's end is still text.
+        return exc.start >= len(head) - 3 and len(head) == _TEXT_PROBE
+    return True
+
+
 def _analyse(source: Source, *, limits: ScanLimits, deadline: float, depth: int, hint: ModelFormat | None = None,
              forced: ModelFormat | None = None, top: bool = True, quiet_unknown: bool = False) -> FileResult:
     """Detect and analyse one source; every failure becomes a reason on its result."""
@@ -111,6 +127,10 @@ def _analyse(source: Source, *, limits: ScanLimits, deadline: float, depth: int,
                 result.metadata["note"] = "content of no model format; not analysed"
             elif source.size == 0:
                 result.reasons.append(UNKNOWN_FORMAT.reason("empty file"))
+            elif _is_text(source):
+                # README.md, config.json, tokenizer files: companions of a model, loadable by no model loader.
+                result.metadata["note"] = "text file (UTF-8, no model format); nothing to analyse"
+                result.metadata["text"] = True
             else:
                 magic = source.read_at(0, 8).hex()
                 result.reasons.append(UNKNOWN_FORMAT.reason(f"content matches no model format (starts {magic})",
