@@ -217,7 +217,7 @@ def _evidence(raw: dict[str, Any]) -> ItemEvidence | None:
         try:
             threshold = Threshold.model_validate(raw["threshold"])
         except ValidationError:
-            pass
+            pass  # evidence from an older threshold shape: show the item without its threshold line
         else:
             threshold_zh, threshold_en = threshold.summary_zh, threshold.summary_en
     metrics = raw.get("metrics")

@@ -53,6 +53,7 @@ __all__ = [
     "compressed_tar_head",
     "local_entries",
     "looks_like_tar",
+    "read_member_lenient",
 ]
 
 ARCHIVE_SPECIAL_MEMBER = Rule(
@@ -219,6 +220,14 @@ def _read_lenient(source: _RandomAccess, data_offset: int, compressed_size: int,
     except (zlib.error, OSError, ValueError, EOFError):
         return None
     return data if len(data) <= limits.max_member_bytes else None
+
+
+def read_member_lenient(source: _RandomAccess, info: zipfile.ZipInfo, limits: ScanLimits) -> bytes | None:
+    """A member as a reader that ignores flags and CRCs sees it (what lenient loaders load); None if unreadable."""
+    entry = _local_entry_at(source, info)
+    if entry is None:
+        return None
+    return _read_lenient(source, entry.data_offset, entry.compressed_size, entry.method, limits)
 
 
 def _local_entry_at(source: _RandomAccess, info: zipfile.ZipInfo) -> LocalEntry | None:

@@ -57,7 +57,7 @@ def _zip_names(source: Source) -> list[str] | None:
         with zipfile.ZipFile(stream) as archive:
             return archive.namelist()[: ScanLimits().max_members]
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
-        pass
+        pass  # no readable central directory: the caller calls it a ZIP, whose analyser reports why
     finally:
         stream.close()
     names = [entry.name for entry in local_entries(source, ScanLimits())]

@@ -17,13 +17,12 @@ import io
 import lzma
 import math
 import re
-import struct
 import zipfile
 import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from anzhi.develop.models._archive import ARCHIVE_INCONSISTENT
+from anzhi.develop.models._archive import ARCHIVE_INCONSISTENT, read_member_lenient
 from anzhi.develop.models._pickle_analysis import CallValue, GlobalUse, PickleReport, analyse_pickle
 from anzhi.develop.models._pickle_ops import ByteReader
 from anzhi.develop.models._pickle_policy import ALL_ECOSYSTEMS, Ecosystem, policy_for
@@ -218,22 +217,10 @@ def analyse_torch_legacy(source: Source, ctx: ScanContext) -> Analysis:
 
 
 def _lenient_member(source: Source, info: zipfile.ZipInfo, limits: ScanLimits) -> bytes | None:
-    """A member as a reader that ignores flags and CRCs sees it (stored or deflated); None if truly encrypted."""
+    """A member as a reader that ignores flags and CRCs sees it; None if truly encrypted or unreadable."""
     if info.flag_bits & 0x1 and info.compress_size != info.file_size and info.compress_type == zipfile.ZIP_STORED:
         return None
-    header = source.read_at(info.header_offset, 30)
-    if len(header) < 30 or header[:4] != b"PK\x03\x04" or info.compress_size > limits.max_member_bytes:
-        return None
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    raw = source.read_at(info.header_offset + 30 + name_len + extra_len, info.compress_size)
-    try:
-        if info.compress_type == zipfile.ZIP_STORED:
-            return raw
-        if info.compress_type == zipfile.ZIP_DEFLATED:
-            return zlib.decompressobj(-15).decompress(raw, limits.max_member_bytes)
-    except zlib.error:
-        return None
-    return None
+    return read_member_lenient(source, info, limits)
 
 
 def _peek(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
